@@ -2,4 +2,5 @@
 //! integration tests exercise directly.
 
 pub mod front_door;
+pub mod gateway;
 pub mod pki;
