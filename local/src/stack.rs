@@ -1,0 +1,520 @@
+//! The stack as a whole: what `up`, `down`, `status`, `env` and `logs` do with its components.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::cassandra::{self, NodeInfo};
+use crate::error::{Error, Result, chain};
+use crate::front_door;
+use crate::pki::Pki;
+use crate::ports::{self, NeededPort};
+use crate::processes::{self, Component, Launch, ProcessState, Started};
+use crate::progress::{Progress, megabytes};
+use crate::pulsar;
+use crate::serve::{FrontDoorSettings, NodeSettings, ServeConfig};
+use crate::state::{Paths, Ports, Secrets, Settings, cache_dir, create_dir};
+
+/// How long `down` waits after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+/// How long `up` waits for `serve` to listen.
+const SERVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// The host in the bundle and in the metadata's `sni_proxy_address`.
+const PROXY_HOST: &str = "localhost";
+
+/// Ports asked for on the command line or in the environment; the rest come from `stack.json`
+/// (the ports of the last `up`), else from the defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortChoices {
+    pub cql: Option<u16>,
+    pub cassandra_storage: Option<u16>,
+    pub front_door_cql: Option<u16>,
+    pub front_door_metadata: Option<u16>,
+    pub pulsar: Option<u16>,
+    pub pulsar_tls: Option<u16>,
+    pub pulsar_http: Option<u16>,
+    pub pulsar_https: Option<u16>,
+}
+
+/// The ports `up` uses. Changing ports of a running stack is refused: `down` first.
+pub fn resolve_ports(paths: &Paths, choices: &PortChoices) -> Result<Ports> {
+    let saved = Settings::load(paths)?.map(|s| s.ports);
+    let base = saved.unwrap_or_default();
+    let ports = Ports {
+        cql: choices.cql.unwrap_or(base.cql),
+        cassandra_storage: choices.cassandra_storage.unwrap_or(base.cassandra_storage),
+        front_door_cql: choices.front_door_cql.unwrap_or(base.front_door_cql),
+        front_door_metadata: choices.front_door_metadata.unwrap_or(base.front_door_metadata),
+        pulsar: choices.pulsar.unwrap_or(base.pulsar),
+        pulsar_tls: choices.pulsar_tls.unwrap_or(base.pulsar_tls),
+        pulsar_http: choices.pulsar_http.unwrap_or(base.pulsar_http),
+        pulsar_https: choices.pulsar_https.unwrap_or(base.pulsar_https),
+    };
+    let running: Vec<&str> = Component::ALL
+        .into_iter()
+        .filter(|c| matches!(processes::state(paths, *c), ProcessState::Running { .. }))
+        .map(Component::name)
+        .collect();
+    if let Some(saved) = saved
+        && saved != ports
+        && !running.is_empty()
+    {
+        return Err(Error::Config(format!(
+            "the stack is running ({}) with other ports than asked: run `astra-local down` first to change ports",
+            running.join(", ")
+        )));
+    }
+    Ok(ports)
+}
+
+/// The ports a component listens on, for the free-port check.
+fn needed_ports(component: Component, ports: &Ports) -> Vec<NeededPort> {
+    let port = |port, purpose| NeededPort { port, purpose };
+    match component {
+        Component::Cassandra => vec![port(ports.cql, "Cassandra CQL"), port(ports.cassandra_storage, "Cassandra storage")],
+        Component::Pulsar => vec![
+            port(ports.pulsar, "Pulsar binary protocol"),
+            port(ports.pulsar_tls, "Pulsar binary protocol over TLS"),
+            port(ports.pulsar_http, "Pulsar admin HTTP"),
+            port(ports.pulsar_https, "Pulsar admin HTTPS"),
+        ],
+        Component::Serve => vec![
+            port(ports.front_door_cql, "front door CQL proxy"),
+            port(ports.front_door_metadata, "front door metadata service"),
+        ],
+    }
+}
+
+/// Starts whatever is not running, waits until each component is ready, and sets it up.
+pub async fn up(paths: &Paths, ports: Ports, progress: &Progress) -> Result<()> {
+    let started_at = Instant::now();
+    create_dir(&paths.root)?;
+    // Secrets first: they are saved before any is applied, so an interrupted start resumes.
+    let secrets = Secrets::load_or_create(paths)?;
+    pulsar::secret_key(paths)?;
+    let pki = Pki::ensure(&paths.certs_dir()).map_err(|e| Error::FrontDoor(chain(&e)))?;
+
+    let mut running = Vec::new();
+    for component in Component::ALL {
+        match processes::state(paths, component) {
+            ProcessState::Running { pid, .. } => {
+                progress.println(format!("[{}] already running (PID {pid})", component.name()));
+                running.push(component);
+            }
+            ProcessState::Stale { pid } => {
+                processes::remove_pid_file(paths, component)?;
+                progress.println(format!("[{}] removed a stale PID file (PID {pid} is not running)", component.name()));
+            }
+            ProcessState::Stopped => {}
+        }
+    }
+    let to_start: Vec<Component> = Component::ALL.into_iter().filter(|c| !running.contains(c)).collect();
+    let needed: Vec<NeededPort> = to_start.iter().flat_map(|c| needed_ports(*c, &ports)).collect();
+    ports::ensure_free(&needed)?;
+    Settings { ports }.save(paths)?;
+
+    let needs_java = to_start.contains(&Component::Cassandra) || to_start.contains(&Component::Pulsar);
+    let java = if needs_java { Some(processes::java17()?) } else { None };
+    let cache = cache_dir();
+    let (node, broker) = tokio::join!(
+        cassandra_up(paths, &ports, &secrets, &cache, java.as_deref(), progress),
+        pulsar_up(paths, &ports, &cache, java.as_deref(), progress),
+    );
+
+    let mut failures = Vec::new();
+    match node {
+        Ok(node) => {
+            if let Err(e) = serve_up(paths, &ports, &node, &pki, progress).await {
+                failures.push(e);
+            }
+        }
+        Err(e) => {
+            failures.push(e);
+            progress.println("[serve] not started: it needs Cassandra");
+        }
+    }
+    if let Err(e) = broker {
+        failures.push(e);
+    }
+    match failures.len() {
+        0 => {
+            print_summary(paths, &ports, started_at.elapsed());
+            Ok(())
+        }
+        1 => Err(failures.remove(0)),
+        _ => Err(Error::Config(failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n\n"))),
+    }
+}
+
+async fn cassandra_up(
+    paths: &Paths,
+    ports: &Ports,
+    secrets: &Secrets,
+    cache: &Path,
+    java: Option<&Path>,
+    progress: &Progress,
+) -> Result<NodeInfo> {
+    let component = Component::Cassandra;
+    let mut started = match (processes::state(paths, component), java) {
+        (ProcessState::Running { .. }, _) => None,
+        (_, Some(java)) => {
+            let lib = cassandra::fetch(cache, progress).await?;
+            let launch = cassandra::prepare(paths, ports, &lib, java)?;
+            Some(processes::spawn_detached(paths, launch)?)
+        }
+        (_, None) => return Err(Error::Java("no Java 17 to start Cassandra".into())),
+    };
+    let what = if started.is_some() { "starting Cassandra" } else { "checking Cassandra" };
+    let step = progress.step(component.name(), what);
+    match cassandra::ready(paths, ports, secrets, started.as_mut(), &step).await {
+        Ok(node) => {
+            step.finish(format!(
+                "Cassandra {} ready on 127.0.0.1:{} (host_id {}, {})",
+                node.release_version, ports.cql, node.host_id, pid_text(paths, component)
+            ));
+            Ok(node)
+        }
+        Err(e) => {
+            step.fail("Cassandra is not ready");
+            abandon(paths, started).await;
+            Err(e)
+        }
+    }
+}
+
+async fn pulsar_up(paths: &Paths, ports: &Ports, cache: &Path, java: Option<&Path>, progress: &Progress) -> Result<()> {
+    let component = Component::Pulsar;
+    let mut started = match (processes::state(paths, component), java) {
+        (ProcessState::Running { .. }, _) => None,
+        (_, Some(java)) => {
+            let distribution = pulsar::fetch(cache, progress).await?;
+            let launch = pulsar::prepare(paths, ports, &distribution, java, &paths.certs_dir())?;
+            Some(processes::spawn_detached(paths, launch)?)
+        }
+        (_, None) => return Err(Error::Java("no Java 17 to start Pulsar".into())),
+    };
+    let what = if started.is_some() { "starting Pulsar" } else { "checking Pulsar" };
+    let step = progress.step(component.name(), what);
+    match pulsar::ready(paths, ports, started.as_mut(), &step).await {
+        Ok(()) => {
+            step.finish(format!(
+                "Pulsar {} ready: pulsar+ssl://localhost:{}, https://localhost:{} ({})",
+                pulsar::VERSION,
+                ports.pulsar_tls,
+                ports.pulsar_https,
+                pid_text(paths, component)
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            step.fail("Pulsar is not ready");
+            abandon(paths, started).await;
+            Err(e)
+        }
+    }
+}
+
+/// Stops a process this `up` started but that never became ready, so the next `up` starts clean.
+async fn abandon(paths: &Paths, started: Option<Started>) {
+    let Some(mut started) = started else { return };
+    if started.exited().is_none() {
+        let _ = processes::stop(started.component, started.pid(), STOP_GRACE).await;
+        let _ = started.child.try_wait();
+    }
+    let _ = processes::remove_pid_file(paths, started.component);
+}
+
+fn pid_text(paths: &Paths, component: Component) -> String {
+    match processes::state(paths, component) {
+        ProcessState::Running { pid, .. } => format!("PID {pid}"),
+        _ => "not running".into(),
+    }
+}
+
+/// Writes `serve.json` for `node`, (re)starts `serve` when needed, and writes the bundle.
+async fn serve_up(paths: &Paths, ports: &Ports, node: &NodeInfo, pki: &Pki, progress: &Progress) -> Result<()> {
+    let component = Component::Serve;
+    let config = ServeConfig {
+        certs_dir: paths.certs_dir(),
+        front_door: FrontDoorSettings {
+            cql_port: ports.front_door_cql,
+            metadata_port: ports.front_door_metadata,
+            proxy_host: PROXY_HOST.into(),
+            nodes: vec![NodeSettings { host_id: node.host_id, address: SocketAddr::from((Ipv4Addr::LOCALHOST, ports.cql)) }],
+            local_dc: node.data_center.clone(),
+        },
+    };
+    let changed = config.save(paths)?;
+    if let ProcessState::Running { pid, .. } = processes::state(paths, component) {
+        if !changed {
+            write_bundle(paths, ports, node, pki)?;
+            return Ok(());
+        }
+        progress.println(format!("[serve] its configuration changed: restarting PID {pid}"));
+        processes::stop(component, pid, STOP_GRACE).await?;
+        processes::remove_pid_file(paths, component)?;
+        ports::ensure_free(&needed_ports(component, ports))?;
+    }
+    let step = progress.step(component.name(), "starting the front door");
+    let exe = std::env::current_exe().map_err(|e| Error::Spawn { component: "serve", reason: e.to_string() })?;
+    let launch = Launch {
+        component,
+        program: exe,
+        args: vec!["serve".into(), "--state-dir".into(), paths.root.display().to_string()],
+        env: vec![("RUST_LOG".into(), std::env::var("RUST_LOG").unwrap_or_else(|_| "astra_local=info".into()))],
+        cwd: paths.root.clone(),
+    };
+    let mut started = processes::spawn_detached(paths, launch)?;
+    let deadline = Instant::now() + SERVE_TIMEOUT;
+    loop {
+        if let Some(reason) = started.exited() {
+            step.fail("the front door did not start");
+            let _ = processes::remove_pid_file(paths, component);
+            return Err(started.failed(reason));
+        }
+        if config.ports().iter().all(|(port, _)| ports::accepts(*port)) {
+            break;
+        }
+        if Instant::now() > deadline {
+            step.fail("the front door did not start");
+            let error = started.failed(format!("not listening after {} s", SERVE_TIMEOUT.as_secs()));
+            abandon(paths, Some(started)).await;
+            return Err(error);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    write_bundle(paths, ports, node, pki)?;
+    step.finish(format!(
+        "front door ready: CQL proxy localhost:{}, metadata https://localhost:{}/metadata (PID {})",
+        ports.front_door_cql,
+        ports.front_door_metadata,
+        started.pid()
+    ));
+    Ok(())
+}
+
+fn write_bundle(paths: &Paths, ports: &Ports, node: &NodeInfo, pki: &Pki) -> Result<()> {
+    front_door::write_bundle(
+        &paths.bundle_file(),
+        pki,
+        PROXY_HOST,
+        ports.front_door_metadata,
+        ports.front_door_cql,
+        cassandra::KEYSPACE,
+        &node.data_center,
+    )
+    .map_err(|e| Error::FrontDoor(chain(&e)))
+}
+
+fn print_summary(paths: &Paths, ports: &Ports, elapsed: Duration) {
+    println!("astra-local is up ({:.1} s); state in {}", elapsed.as_secs_f64(), paths.root.display());
+    println!("  Cassandra   127.0.0.1:{} (plain CQL)", ports.cql);
+    println!(
+        "  front door  localhost:{} (CQL, mutual TLS), https://localhost:{}/metadata",
+        ports.front_door_cql, ports.front_door_metadata
+    );
+    println!("  bundle      {}", paths.bundle_file().display());
+    println!(
+        "  Pulsar      pulsar+ssl://localhost:{}, https://localhost:{} (plaintext: {}, http {})",
+        ports.pulsar_tls, ports.pulsar_https, ports.pulsar, ports.pulsar_http
+    );
+    println!("Settings for the samples: eval \"$(scripts/astra-local env)\"");
+}
+
+/// Stops every running component (the front door first), by PID.
+pub async fn down(paths: &Paths, progress: &Progress) -> Result<()> {
+    let serve = stop_component(paths, Component::Serve, progress).await;
+    let (cassandra, pulsar) = tokio::join!(
+        stop_component(paths, Component::Cassandra, progress),
+        stop_component(paths, Component::Pulsar, progress),
+    );
+    let mut stopped = false;
+    let mut errors = Vec::new();
+    for result in [serve, cassandra, pulsar] {
+        match result {
+            Ok(was_running) => stopped |= was_running,
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Config(errors.join("\n")));
+    }
+    if !stopped {
+        println!("the local stack is not running: nothing to stop");
+    }
+    Ok(())
+}
+
+/// Returns true when the component was running.
+async fn stop_component(paths: &Paths, component: Component, progress: &Progress) -> Result<bool> {
+    match processes::state(paths, component) {
+        ProcessState::Running { pid, .. } => {
+            let step = progress.step(component.name(), format!("stopping PID {pid}"));
+            let killed = processes::stop(component, pid, STOP_GRACE).await?;
+            processes::remove_pid_file(paths, component)?;
+            if killed {
+                step.finish(format!("killed (no exit {} s after SIGTERM)", STOP_GRACE.as_secs()));
+            } else {
+                step.finish("stopped");
+            }
+            Ok(true)
+        }
+        ProcessState::Stale { pid } => {
+            processes::remove_pid_file(paths, component)?;
+            progress.println(format!("[{}] was not running (removed a stale PID file for PID {pid})", component.name()));
+            Ok(false)
+        }
+        ProcessState::Stopped => Ok(false),
+    }
+}
+
+/// Prints one line per component; returns true when all run.
+pub fn status(paths: &Paths, quiet: bool) -> Result<bool> {
+    let ports = Settings::load(paths)?.map(|s| s.ports).unwrap_or_default();
+    let mut all_running = true;
+    let mut lines = Vec::new();
+    for component in Component::ALL {
+        let (state, detail) = match processes::state(paths, component) {
+            ProcessState::Running { pid, since } => {
+                let uptime = since.and_then(|s| SystemTime::now().duration_since(s).ok()).map(human_duration);
+                let rss = processes::rss_bytes(pid).map(megabytes);
+                let mut detail = format!("PID {pid}");
+                if let Some(uptime) = uptime {
+                    detail.push_str(&format!(", up {uptime}"));
+                }
+                if let Some(rss) = rss {
+                    detail.push_str(&format!(", RSS {rss}"));
+                }
+                ("running".to_owned(), detail)
+            }
+            ProcessState::Stopped => {
+                all_running = false;
+                ("stopped".to_owned(), String::new())
+            }
+            ProcessState::Stale { pid } => {
+                all_running = false;
+                (format!("stopped (stale PID file: PID {pid} is gone)"), String::new())
+            }
+        };
+        lines.push(format!("{:<10} {:<8} {:<34} {}", component.name(), state, detail, port_text(component, &ports)));
+    }
+    if !quiet {
+        println!("state: {}", paths.root.display());
+        for line in lines {
+            println!("{}", line.trim_end());
+        }
+        if Secrets::load(paths)?.is_none() {
+            println!("(never set up here: `scripts/astra-local up` creates the stack)");
+        }
+    }
+    Ok(all_running)
+}
+
+fn port_text(component: Component, ports: &Ports) -> String {
+    match component {
+        Component::Cassandra => format!("CQL 127.0.0.1:{}, storage {}", ports.cql, ports.cassandra_storage),
+        Component::Pulsar => format!(
+            "pulsar+ssl {}, https {} (plaintext {}, http {})",
+            ports.pulsar_tls, ports.pulsar_https, ports.pulsar, ports.pulsar_http
+        ),
+        Component::Serve => format!("front door CQL {}, metadata {}", ports.front_door_cql, ports.front_door_metadata),
+    }
+}
+
+fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// The `export NAME=value` lines of `astra-local env`.
+pub fn env_lines(paths: &Paths) -> Result<Vec<String>> {
+    let not_set_up = || Error::NotSetUp { dir: paths.root.clone() };
+    let secrets = Secrets::load(paths)?.ok_or_else(not_set_up)?;
+    let ports = Settings::load(paths)?.ok_or_else(not_set_up)?.ports;
+    let pulsar_key = pulsar::existing_secret_key(paths)?.ok_or_else(not_set_up)?;
+    let ca = paths.certs_dir().join(crate::pki::CA_CERT_FILE);
+    let vars: Vec<(&str, String)> = vec![
+        ("ASTRA_DB_APPLICATION_TOKEN", secrets.application_token.clone()),
+        ("ASTRA_DB_CLIENT_ID", secrets.client_id.clone()),
+        ("ASTRA_DB_CLIENT_SECRET", secrets.client_secret.clone()),
+        ("ASTRA_DB_KEYSPACE", cassandra::KEYSPACE.into()),
+        ("ASTRA_DB_SECURE_BUNDLE_PATH", path_text(&paths.bundle_file())),
+        ("ASTRA_STREAMING_SERVICE_URL", format!("pulsar+ssl://localhost:{}", ports.pulsar_tls)),
+        ("ASTRA_STREAMING_WEB_URL", format!("https://localhost:{}", ports.pulsar_https)),
+        ("ASTRA_STREAMING_TOKEN", pulsar::token(&pulsar_key, pulsar::CLIENT_ROLE)?),
+        ("ASTRA_STREAMING_TENANT", pulsar::TENANT.into()),
+        ("ASTRA_STREAMING_NAMESPACE", pulsar::NAMESPACE.into()),
+        ("ASTRA_STREAMING_TOPIC", pulsar::TOPIC.into()),
+        ("ASTRA_STREAMING_CA_PATH", path_text(&ca)),
+        ("CASSANDRA_CONTACT_POINT", format!("127.0.0.1:{}", ports.cql)),
+        ("CASSANDRA_USERNAME", cassandra::SUPERUSER.into()),
+        ("CASSANDRA_PASSWORD", secrets.cassandra_password.clone()),
+        // For the stack's own tests only: the Pulsar super-user, and where the stack lives.
+        ("ASTRA_LOCAL_PULSAR_ADMIN_TOKEN", pulsar::token(&pulsar_key, pulsar::ADMIN_ROLE)?),
+        ("ASTRA_LOCAL_DIR", path_text(&paths.root)),
+    ];
+    Ok(vars.into_iter().map(|(name, value)| format!("export {name}={}", shell_quote(&value))).collect())
+}
+
+fn path_text(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// `value` as one shell word: unchanged when it only has safe characters, else single-quoted.
+pub fn shell_quote(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// The log of `component`: its path, and its last `lines` lines (all of it when `None`).
+pub fn log_text(paths: &Paths, component: Component, lines: Option<usize>) -> Result<(PathBuf, String)> {
+    let path = component.log_file(paths);
+    if !path.is_file() {
+        return Err(Error::Config(format!("{} has no log yet ({} does not exist)", component.name(), path.display())));
+    }
+    let text = match lines {
+        Some(n) => processes::tail_since(&path, 0, n),
+        None => std::fs::read_to_string(&path).map_err(Error::io("read", &path))?,
+    };
+    Ok((path, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_leaves_safe_values_and_quotes_the_rest() {
+        assert_eq!(shell_quote("AstraCS:abc:0f"), "AstraCS:abc:0f");
+        assert_eq!(shell_quote("/a/b.zip"), "/a/b.zip");
+        assert_eq!(shell_quote("pulsar+ssl://localhost:6651"), "pulsar+ssl://localhost:6651");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn env_fails_clearly_when_never_set_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = env_lines(&Paths::new(dir.path())).expect_err("not set up");
+        assert!(error.to_string().contains("never set up"), "{error}");
+    }
+
+    #[test]
+    fn ports_of_a_stopped_stack_follow_the_choices() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths::new(dir.path());
+        let choices = PortChoices { cql: Some(19042), ..PortChoices::default() };
+        let ports = resolve_ports(&paths, &choices).expect("ports");
+        assert_eq!(ports.cql, 19042);
+        assert_eq!(ports.pulsar_http, 8085);
+    }
+}
