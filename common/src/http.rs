@@ -1,6 +1,7 @@
 //! One HTTP client for every REST-style sample: timeouts on every request, a user agent that
-//! names the sample, bounded retries on 429/502/503/504 that honour `Retry-After`, and API
-//! errors turned into one line with the status and the API's own message.
+//! names the sample, bounded retries on 429/502/503/504 that honour `Retry-After` ([`send`]), or
+//! none at all ([`send_once`]), and API errors turned into one line with the status and the
+//! API's own message.
 
 use std::time::Duration;
 
@@ -82,7 +83,10 @@ fn request_clone(request: &RequestBuilder, attempt: u32) -> Option<RequestBuilde
     if attempt >= MAX_RETRIES { None } else { request.try_clone() }
 }
 
-async fn send_once(request: RequestBuilder) -> Result<Response, HttpError> {
+/// Sends `request` exactly once, whatever the answer: for a call that must not be repeated
+/// blindly, such as a POST that creates something (a create retried after a 503 may create it
+/// twice). A 429 or 5xx is returned as it is; pass the response to [`check`] as usual.
+pub async fn send_once(request: RequestBuilder) -> Result<Response, HttpError> {
     let (client, built) = request.build_split();
     let built = built.map_err(|e| HttpError::Setup(error_chain(&e)))?;
     let url = redact(built.url());
@@ -222,6 +226,26 @@ mod tests {
         );
         assert_eq!(api_message("plain text").as_deref(), Some("plain text"));
         assert_eq!(api_message("<html>Jetty</html>"), None);
+    }
+
+    #[tokio::test]
+    async fn send_once_never_retries_while_send_retries_idempotent_calls() {
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let server = MockServer::start().await;
+        let unavailable = ResponseTemplate::new(503).insert_header("Retry-After", "0");
+        Mock::given(method("POST")).respond_with(unavailable.clone()).expect(1).mount(&server).await;
+        Mock::given(method("GET")).respond_with(unavailable).expect(1 + u64::from(MAX_RETRIES)).mount(&server).await;
+        let client = client("test").expect("client");
+
+        let post = send_once(client.post(server.uri())).await.expect("an answer");
+        assert_eq!(post.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let error = check(post).await.expect_err("503 is an error");
+        assert!(error.to_string().starts_with("POST "), "{error}");
+        let get = send(client.get(server.uri())).await.expect("an answer");
+        assert_eq!(get.status(), StatusCode::SERVICE_UNAVAILABLE);
+        server.verify().await;
     }
 
     #[test]
