@@ -33,8 +33,9 @@ const VALIDATION_CACHE: Duration = Duration::from_secs(60);
 /// At most this many tokens are cached; the cache starts afresh when full.
 const CACHE_LIMIT: usize = 10_000;
 
-/// The keyspace and table of issued tokens (Stargate's own names).
+/// The keyspace and table of issued tokens (Stargate's own names; `token` is a reserved word).
 pub const TOKEN_KEYSPACE: &str = "data_endpoint_auth";
+pub const TOKEN_TABLE: &str = "data_endpoint_auth.\"token\"";
 
 /// CQL that creates the token table when it is missing.
 pub fn token_schema() -> [String; 2] {
@@ -43,7 +44,7 @@ pub fn token_schema() -> [String; 2] {
             "CREATE KEYSPACE IF NOT EXISTS {TOKEN_KEYSPACE} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
         ),
         format!(
-            "CREATE TABLE IF NOT EXISTS {TOKEN_KEYSPACE}.token (auth_token uuid PRIMARY KEY, username text, created_timestamp int)"
+            "CREATE TABLE IF NOT EXISTS {TOKEN_TABLE} (auth_token uuid PRIMARY KEY, username text, created_timestamp int)"
         ),
     ]
 }
@@ -96,7 +97,7 @@ impl Tokens {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let cql = format!(
-            "INSERT INTO {TOKEN_KEYSPACE}.token (auth_token, username, created_timestamp) VALUES (?, ?, ?) USING TTL {}",
+            "INSERT INTO {TOKEN_TABLE} (auth_token, username, created_timestamp) VALUES (?, ?, ?) USING TTL {}",
             self.ttl_seconds()
         );
         let values = vec![
@@ -143,7 +144,7 @@ impl Tokens {
 
     /// Looks the token up and, when found, renews its TTL (Stargate's sliding window).
     async fn validate_issued(&self, token: uuid::Uuid) -> Result<bool, TokenError> {
-        let cql = format!("SELECT username FROM {TOKEN_KEYSPACE}.token WHERE auth_token = ?");
+        let cql = format!("SELECT username FROM {TOKEN_TABLE} WHERE auth_token = ?");
         let outcome = self
             .cql
             .run(
