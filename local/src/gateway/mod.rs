@@ -1,8 +1,8 @@
 //! The Stargate-compatible gateway: Stargate's Auth API (8081), REST API v2 (8082) and gRPC API
 //! (8090), every request turned into CQL against the stack's real Cassandra.
 //!
-//! One module per protocol, named as in Stargate's docs: [`auth`], [`rest`], [`grpc`] (a
-//! `documents` module for the Document API sits next to `rest` on the same port); [`cql`] owns
+//! One module per protocol, named as in Stargate's docs: [`auth`], [`rest`], [`documents`] (the
+//! Document API, on the REST port) and [`grpc`]; [`cql`] owns
 //! the driver session and builds the CQL; [`values`] converts CQL values to and from Stargate's
 //! JSON. Handlers are thin: parse, translate to CQL, run, render.
 //!
@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod cql;
+pub mod documents;
 pub mod grpc;
 pub mod rest;
 pub mod values;

@@ -47,8 +47,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
 }
 
-/// The `/v2` routes that need a token. (The Document API's `/v2/namespaces/...` and
-/// `/v2/schemas/namespaces/...` routes belong to a `documents` module merged here.)
+/// The `/v2` routes that need a token: REST API v2, plus the Document API's `/v2/namespaces/...`
+/// and `/v2/schemas/namespaces/...` (module `documents`), which Stargate serves on this port too.
 fn v2_routes() -> Router<Arc<Shared>> {
     const KS: &str = "/v2/schemas/keyspaces/{keyspace}";
     const TABLE: &str = "/v2/schemas/keyspaces/{keyspace}/tables/{table}";
@@ -103,6 +103,7 @@ fn v2_routes() -> Router<Arc<Shared>> {
                 .delete(rows::remove),
         )
         .route("/v2/cql", post(rows::cql))
+        .merge(super::documents::routes())
 }
 
 /// Every `/v2` path needs `X-Cassandra-Token`; Stargate's HTTP services check that it is present,
