@@ -177,7 +177,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{text}");
             }
         }
-        Command::Serve => runtime.block_on(astra_local::serve::run(&paths))?,
+        Command::Serve => runtime.block_on(async {
+            // The Stargate-compatible gateway (local/src/gateway) serves next to the front door.
+            tokio::select! {
+                served = astra_local::serve::run(&paths) => served,
+                () = astra_local::gateway::serve_stack(&paths) => Ok(()),
+            }
+        })?,
     }
     Ok(ExitCode::SUCCESS)
 }

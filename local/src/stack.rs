@@ -453,6 +453,13 @@ pub fn env_lines(paths: &Paths) -> Result<Vec<String>> {
         ("CASSANDRA_CONTACT_POINT", format!("127.0.0.1:{}", ports.cql)),
         ("CASSANDRA_USERNAME", cassandra::SUPERUSER.into()),
         ("CASSANDRA_PASSWORD", secrets.cassandra_password.clone()),
+        // The Stargate-compatible gateway (local/src/gateway): Stargate's ports. Its username and
+        // password are the client id's (a role that may use every keyspace, not the superuser).
+        ("STARGATE_AUTH_URL", "http://localhost:8081".into()),
+        ("STARGATE_REST_URL", "http://localhost:8082".into()),
+        ("STARGATE_GRPC_ENDPOINT", "http://localhost:8090".into()),
+        ("STARGATE_USERNAME", secrets.client_id.clone()),
+        ("STARGATE_PASSWORD", secrets.client_secret.clone()),
         // For the stack's own tests only: the Pulsar super-user, and where the stack lives.
         ("ASTRA_LOCAL_PULSAR_ADMIN_TOKEN", pulsar::token(&pulsar_key, pulsar::ADMIN_ROLE)?),
         ("ASTRA_LOCAL_DIR", path_text(&paths.root)),

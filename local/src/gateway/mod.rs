@@ -111,7 +111,7 @@ pub enum GatewayError {
         username: String,
         reason: String,
     },
-    #[error("gateway: cannot create the token table {}.token: {reason}", auth::TOKEN_KEYSPACE)]
+    #[error("gateway: cannot set up: {reason}")]
     Setup { reason: String },
     #[error("gateway: cannot listen on {addr} ({purpose}): {source}; is another Stargate or gateway running?")]
     Bind {
@@ -165,9 +165,9 @@ impl Gateway {
                 reason: error_chain(&e),
             })?;
         for statement in auth::token_schema() {
-            cql.run_ddl(&statement)
-                .await
-                .map_err(|e| GatewayError::Setup { reason: e.message })?;
+            cql.run_ddl(&statement).await.map_err(|e| GatewayError::Setup {
+                reason: format!("cannot create the token table {}: {}", auth::TOKEN_TABLE, e.message),
+            })?;
         }
         let cql = Arc::new(cql);
         let tokens = Arc::new(Tokens::new(
@@ -282,6 +282,43 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The gateway of the local stack in `paths` (`astra-local serve`): Stargate's ports, the node
+/// from `stack.json`, the superuser's password from `secrets.json`.
+pub fn config_from_stack(paths: &crate::state::Paths) -> Result<GatewayConfig, GatewayError> {
+    let not_set_up = |what: &str| GatewayError::Setup {
+        reason: format!(
+            "{what} in {} is missing: run `scripts/astra-local up`",
+            paths.root.display()
+        ),
+    };
+    let settings = crate::state::Settings::load(paths)
+        .map_err(|e| GatewayError::Setup { reason: e.to_string() })?
+        .ok_or_else(|| not_set_up("stack.json"))?;
+    let secrets = crate::state::Secrets::load(paths)
+        .map_err(|e| GatewayError::Setup { reason: e.to_string() })?
+        .ok_or_else(|| not_set_up("secrets.json"))?;
+    Ok(GatewayConfig::new(
+        format!("127.0.0.1:{}", settings.ports.cql),
+        crate::cassandra::SUPERUSER,
+        secrets.cassandra_password,
+    ))
+}
+
+/// `astra-local serve`'s gateway: runs until the process ends. A gateway that cannot start (a
+/// port taken, Cassandra not answering) is logged and retried, without stopping the other servers.
+pub async fn serve_stack(paths: &crate::state::Paths) {
+    loop {
+        let outcome = match config_from_stack(paths) {
+            Ok(config) => serve(config).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = outcome {
+            tracing::error!(%error, "Stargate-compatible gateway stopped; retrying in 10 s");
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
 }
 
 /// Binds Stargate's ports and serves until a server fails.
