@@ -81,6 +81,27 @@ async fn auth_with_valid_credentials_is_201_with_a_uuid_token_and_cache_control(
 
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
+async fn auth_accepts_the_client_id_and_secret_that_env_prints_as_stargate_username_and_password() {
+    let gw = TestGateway::start().await;
+    let username = std::env::var("STARGATE_USERNAME")
+        .or_else(|_| std::env::var("ASTRA_DB_CLIENT_ID"))
+        .expect("client id");
+    let password = std::env::var("STARGATE_PASSWORD")
+        .or_else(|_| std::env::var("ASTRA_DB_CLIENT_SECRET"))
+        .expect("client secret");
+    let body = json!({"username": username, "password": password}).to_string();
+    let response = gw
+        .http
+        .post(gw.auth_url("/v1/auth"))
+        .body(body)
+        .send()
+        .await
+        .expect("auth");
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
 async fn auth_with_wrong_password_is_401_with_description_only() {
     let gw = TestGateway::start().await;
     let body = json!({"username": gw.env.username, "password": "wrong"}).to_string();
@@ -1189,4 +1210,33 @@ async fn rest_rows_are_served_under_astras_prefix() {
         )
         .await;
     assert_eq!(json, json!([{"id": "astra"}]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// astra-local serve
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn serve_configures_the_gateway_from_the_stacks_files() {
+    gateway_support::install_crypto();
+    let dir = std::env::var("ASTRA_LOCAL_DIR").expect("ASTRA_LOCAL_DIR (from `scripts/astra-local env`)");
+    let paths = astra_local::state::Paths::new(std::path::Path::new(&dir));
+    let config = astra_local::gateway::config_from_stack(&paths).expect("stack.json and secrets.json");
+    assert_eq!(config.rest_addr.port(), 8082, "Stargate's REST port");
+    assert_eq!(config.username, "cassandra");
+    let gateway = astra_local::gateway::Gateway::bind(config.with_any_ports())
+        .await
+        .expect("the stack's superuser logs in");
+    let rest = gateway.local_addrs().rest;
+    let task = tokio::spawn(gateway.run());
+    let env = gateway_support::StackEnv::load();
+    let response = reqwest::Client::new()
+        .get(format!("http://{rest}/v2/schemas/keyspaces/system"))
+        .header("X-Cassandra-Token", env.application_token)
+        .send()
+        .await
+        .expect("REST answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    task.abort();
 }
