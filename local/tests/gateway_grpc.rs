@@ -475,3 +475,33 @@ async fn cross_interface_row_added_through_rest_is_read_through_grpc_and_cql() {
     let (city,): (String,) = result.into_rows_result().expect("rows").single_row().expect("one row");
     assert_eq!(city, "Lyon");
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn grpc_query_stream_answers_each_query_and_reports_failures_in_the_stream() {
+    use astra_local::gateway::grpc::proto::stargate::streaming_response::Message as Kind;
+    let gw = TestGateway::start().await;
+    let token = gw.env.application_token.clone();
+    let queries = futures::stream::iter(vec![
+        query("SELECT key FROM system.local", vec![]),
+        query("SELsECT", vec![]),
+    ]);
+    let mut answers = client(&gw)
+        .await
+        .execute_query_stream(with_token(queries, Some(&token)))
+        .await
+        .expect("stream")
+        .into_inner();
+    let first = answers.message().await.expect("first answer").expect("an answer");
+    assert!(matches!(first.message, Some(Kind::Response(_))), "{first:?}");
+    let second = answers.message().await.expect("second answer").expect("an answer");
+    let Some(Kind::Status(status)) = second.message else {
+        panic!("a status: {second:?}")
+    };
+    assert_eq!(status.code, Code::InvalidArgument as i32);
+    assert!(
+        status.message.starts_with("INVALID_ARGUMENT: line 1:0"),
+        "{}",
+        status.message
+    );
+}
