@@ -37,20 +37,32 @@ pub struct BundleConfig {
 pub enum BundleError {
     #[error("cannot read the secure connect bundle {path}: {source}. Check ASTRA_DB_SECURE_BUNDLE_PATH.")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not a zip file ({reason}). Download the secure connect bundle again from the database's Connect page.")]
+    #[error(
+        "{path} is not a zip file ({reason}). Download the secure connect bundle again from the database's Connect page."
+    )]
     NotZip { path: PathBuf, reason: String },
-    #[error("the secure connect bundle {path} has no `{member}` member. Download it again from the database's Connect page.")]
+    #[error(
+        "the secure connect bundle {path} has no `{member}` member. Download it again from the database's Connect page."
+    )]
     MissingMember { path: PathBuf, member: &'static str },
     #[error("`config.json` in {path} is not valid: {reason}. Download the bundle again.")]
     BadConfig { path: PathBuf, reason: String },
     #[error("`{member}` in {path} is not a valid PEM {kind}: {reason}. Download the bundle again.")]
-    BadPem { path: PathBuf, member: &'static str, kind: &'static str, reason: String },
+    BadPem {
+        path: PathBuf,
+        member: &'static str,
+        kind: &'static str,
+        reason: String,
+    },
 }
 
 impl SecureConnectBundle {
     /// Opens the bundle at `path` and checks every member clients need.
     pub fn open(path: &Path) -> Result<Self, BundleError> {
-        let bytes = std::fs::read(path).map_err(|source| BundleError::Read { path: path.into(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| BundleError::Read {
+            path: path.into(),
+            source,
+        })?;
         Self::from_bytes(path, bytes)
     }
 
@@ -61,9 +73,15 @@ impl SecureConnectBundle {
             reason: e.to_string(),
         })?;
         let mut member = |name: &'static str| -> Result<Vec<u8>, BundleError> {
-            let mut file = zip.by_name(name).map_err(|_| BundleError::MissingMember { path: path.into(), member: name })?;
+            let mut file = zip.by_name(name).map_err(|_| BundleError::MissingMember {
+                path: path.into(),
+                member: name,
+            })?;
             let mut out = Vec::new();
-            file.read_to_end(&mut out).map_err(|e| BundleError::NotZip { path: path.into(), reason: e.to_string() })?;
+            file.read_to_end(&mut out).map_err(|e| BundleError::NotZip {
+                path: path.into(),
+                reason: e.to_string(),
+            })?;
             Ok(out)
         };
         let config_json = member("config.json")?;
@@ -74,11 +92,22 @@ impl SecureConnectBundle {
             path: path.into(),
             reason: e.to_string(),
         })?;
-        let bundle = Self { config, ca_pem, cert_pem, key_pem };
+        let bundle = Self {
+            config,
+            ca_pem,
+            cert_pem,
+            key_pem,
+        };
         // Parse everything now, so a broken bundle fails here with the member's name.
-        bundle.ca_certs().map_err(|reason| bad_pem(path, "ca.crt", "certificate", reason))?;
-        bundle.client_cert_chain().map_err(|reason| bad_pem(path, "cert", "certificate", reason))?;
-        bundle.client_key().map_err(|reason| bad_pem(path, "key", "private key", reason))?;
+        bundle
+            .ca_certs()
+            .map_err(|reason| bad_pem(path, "ca.crt", "certificate", reason))?;
+        bundle
+            .client_cert_chain()
+            .map_err(|reason| bad_pem(path, "cert", "certificate", reason))?;
+        bundle
+            .client_key()
+            .map_err(|reason| bad_pem(path, "key", "private key", reason))?;
         Ok(bundle)
     }
 
@@ -114,7 +143,9 @@ impl SecureConnectBundle {
 }
 
 fn certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     if certs.is_empty() {
         return Err("no certificate found".into());
     }
@@ -122,7 +153,12 @@ fn certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
 }
 
 fn bad_pem(path: &Path, member: &'static str, kind: &'static str, reason: String) -> BundleError {
-    BundleError::BadPem { path: path.into(), member, kind, reason }
+    BundleError::BadPem {
+        path: path.into(),
+        member,
+        kind,
+        reason,
+    }
 }
 
 #[cfg(test)]
@@ -162,7 +198,11 @@ pub(crate) mod tests {
             .unwrap()
             .signed_by(&client_key, &issuer)
             .unwrap();
-        TestPki { ca_pem: ca.pem(), cert_pem: client.pem(), key_pem: client_key.serialize_pem() }
+        TestPki {
+            ca_pem: ca.pem(),
+            cert_pem: client.pem(),
+            key_pem: client_key.serialize_pem(),
+        }
     }
 
     const CONFIG: &[u8] = br#"{"host":"localhost","port":29080,"keyspace":"default_keyspace","localDC":"datacenter1"}"#;
@@ -185,7 +225,11 @@ pub(crate) mod tests {
         assert_eq!(bundle.config.port, 29080);
         assert_eq!(bundle.config.local_dc.as_deref(), Some("datacenter1"));
         assert_eq!(bundle.client_cert_chain().unwrap().len(), 1);
-        assert!(String::from_utf8(bundle.identity_pem()).unwrap().contains("PRIVATE KEY"));
+        assert!(
+            String::from_utf8(bundle.identity_pem())
+                .unwrap()
+                .contains("PRIVATE KEY")
+        );
     }
 
     #[test]
@@ -214,8 +258,14 @@ pub(crate) mod tests {
 
     #[test]
     fn missing_file_is_reported() {
-        let msg = SecureConnectBundle::open(Path::new("/nonexistent/scb.zip")).err().unwrap().to_string();
-        assert!(msg.contains("/nonexistent/scb.zip") && msg.contains("ASTRA_DB_SECURE_BUNDLE_PATH"), "{msg}");
+        let msg = SecureConnectBundle::open(Path::new("/nonexistent/scb.zip"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            msg.contains("/nonexistent/scb.zip") && msg.contains("ASTRA_DB_SECURE_BUNDLE_PATH"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -30,16 +30,25 @@ impl AstraDatabase {
     pub fn new(id: &str, region: &str) -> Result<Self, SettingError> {
         let id_ok = id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
         if !id_ok {
-            return Err(SettingError::Malformed { var: settings::ASTRA_DB_ID, reason: "not a UUID".into() });
+            return Err(SettingError::Malformed {
+                var: settings::ASTRA_DB_ID,
+                reason: "not a UUID".into(),
+            });
         }
-        let region_ok = !region.is_empty() && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let region_ok = !region.is_empty()
+            && region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !region_ok {
             return Err(SettingError::Malformed {
                 var: settings::ASTRA_DB_REGION,
                 reason: "only lowercase letters, digits and dashes are allowed".into(),
             });
         }
-        Ok(Self { id: id.to_ascii_lowercase(), region: region.to_owned() })
+        Ok(Self {
+            id: id.to_ascii_lowercase(),
+            region: region.to_owned(),
+        })
     }
 
     /// `https://{id}-{region}.apps.astra.datastax.com`: the host of every Astra HTTP API.
@@ -58,7 +67,12 @@ pub fn join(base: &Url, path: &str) -> Url {
 }
 
 /// `explicit` if set, else the Astra URL `astra_path` under the database's host.
-pub fn choose(explicit: Option<Url>, db: Option<&AstraDatabase>, astra_path: &str, explicit_var: Var) -> Result<Url, SettingError> {
+pub fn choose(
+    explicit: Option<Url>,
+    db: Option<&AstraDatabase>,
+    astra_path: &str,
+    explicit_var: Var,
+) -> Result<Url, SettingError> {
     match (explicit, db) {
         (Some(url), _) => Ok(url),
         (None, Some(db)) => Ok(join(&db.apps_url(), astra_path)),
@@ -70,7 +84,11 @@ const HTTP: &[&str] = &["http", "https"];
 
 fn from_env(var: Var, astra_path: &str) -> Result<Url, SettingError> {
     let explicit = settings::optional_url(var, HTTP)?;
-    let db = if explicit.is_none() { AstraDatabase::from_env()? } else { None };
+    let db = if explicit.is_none() {
+        AstraDatabase::from_env()?
+    } else {
+        None
+    };
     choose(explicit, db.as_ref(), astra_path, var)
 }
 
@@ -92,7 +110,11 @@ pub fn graphql_url() -> Result<Url, SettingError> {
 /// The gRPC endpoint: on Astra the database's host on 443 with TLS.
 pub fn grpc_endpoint() -> Result<Url, SettingError> {
     let explicit = settings::optional_url(settings::STARGATE_GRPC_ENDPOINT, HTTP)?;
-    let db = if explicit.is_none() { AstraDatabase::from_env()? } else { None };
+    let db = if explicit.is_none() {
+        AstraDatabase::from_env()?
+    } else {
+        None
+    };
     choose(explicit, db.as_ref(), "/", settings::STARGATE_GRPC_ENDPOINT)
 }
 
@@ -118,7 +140,10 @@ mod tests {
     #[test]
     fn astra_urls_come_from_id_and_region() {
         let rest = choose(None, Some(&db()), "/api/rest", settings::STARGATE_REST_URL).unwrap();
-        assert_eq!(rest.as_str(), "https://3a6d1c7e-1234-4bcd-9abc-0123456789ab-us-east1.apps.astra.datastax.com/api/rest");
+        assert_eq!(
+            rest.as_str(),
+            "https://3a6d1c7e-1234-4bcd-9abc-0123456789ab-us-east1.apps.astra.datastax.com/api/rest"
+        );
         let graphql = choose(None, Some(&db()), "/api", settings::STARGATE_GRAPHQL_URL).unwrap();
         assert_eq!(join(&graphql, "graphql-schema").path(), "/api/graphql-schema");
         assert_eq!(join(&graphql, "graphql/ks").path(), "/api/graphql/ks");
@@ -127,16 +152,28 @@ mod tests {
     #[test]
     fn explicit_url_wins() {
         let local = Url::parse("http://localhost:8082").unwrap();
-        let rest = choose(Some(local.clone()), Some(&db()), "/api/rest", settings::STARGATE_REST_URL).unwrap();
+        let rest = choose(
+            Some(local.clone()),
+            Some(&db()),
+            "/api/rest",
+            settings::STARGATE_REST_URL,
+        )
+        .unwrap();
         assert_eq!(rest, local);
-        assert_eq!(join(&rest, "/v2/keyspaces").as_str(), "http://localhost:8082/v2/keyspaces");
+        assert_eq!(
+            join(&rest, "/v2/keyspaces").as_str(),
+            "http://localhost:8082/v2/keyspaces"
+        );
     }
 
     #[test]
     fn neither_names_the_variable() {
         let err = choose(None, None, "/api/rest", settings::STARGATE_REST_URL).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("STARGATE_REST_URL") && msg.contains("ASTRA_DB_ID"), "{msg}");
+        assert!(
+            msg.contains("STARGATE_REST_URL") && msg.contains("ASTRA_DB_ID"),
+            "{msg}"
+        );
     }
 
     #[test]

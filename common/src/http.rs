@@ -20,8 +20,12 @@ pub fn client(sample: &str) -> Result<reqwest::Client, HttpError> {
 /// Like [`client`], also trusting the CA certificates in `ca_pem` (for a server whose certificate
 /// comes from a private CA, as the local stack's does). Public roots stay trusted.
 pub fn client_with_ca(sample: &str, ca_pem: &[u8]) -> Result<reqwest::Client, HttpError> {
-    let certs = reqwest::Certificate::from_pem_bundle(ca_pem).map_err(|e| HttpError::Setup(format!("bad CA file: {}", error_chain(&e))))?;
-    builder(sample).tls_certs_merge(certs).build().map_err(|e| HttpError::Setup(error_chain(&e)))
+    let certs = reqwest::Certificate::from_pem_bundle(ca_pem)
+        .map_err(|e| HttpError::Setup(format!("bad CA file: {}", error_chain(&e))))?;
+    builder(sample)
+        .tls_certs_merge(certs)
+        .build()
+        .map_err(|e| HttpError::Setup(error_chain(&e)))
 }
 
 fn builder(sample: &str) -> reqwest::ClientBuilder {
@@ -40,7 +44,13 @@ pub enum HttpError {
     #[error("{url} did not answer in time ({reason}). Check the URL, your network, and the server's health.")]
     Timeout { url: String, reason: String },
     #[error("{method} {url} failed with HTTP {status}: {message}{hint}")]
-    Status { method: Method, url: String, status: StatusCode, message: String, hint: &'static str },
+    Status {
+        method: Method,
+        url: String,
+        status: StatusCode,
+        message: String,
+        hint: &'static str,
+    },
 }
 
 impl HttpError {
@@ -80,7 +90,11 @@ pub async fn send_checked(request: RequestBuilder) -> Result<Response, HttpError
 }
 
 fn request_clone(request: &RequestBuilder, attempt: u32) -> Option<RequestBuilder> {
-    if attempt >= MAX_RETRIES { None } else { request.try_clone() }
+    if attempt >= MAX_RETRIES {
+        None
+    } else {
+        request.try_clone()
+    }
 }
 
 /// Sends `request` exactly once, whatever the answer: for a call that must not be repeated
@@ -93,7 +107,11 @@ pub async fn send_once(request: RequestBuilder) -> Result<Response, HttpError> {
     let method = built.method().clone();
     let mut response = client.execute(built).await.map_err(|e| {
         let reason = error_chain(&e);
-        if e.is_timeout() { HttpError::Timeout { url, reason } } else { HttpError::Unreachable { url, reason } }
+        if e.is_timeout() {
+            HttpError::Timeout { url, reason }
+        } else {
+            HttpError::Unreachable { url, reason }
+        }
     })?;
     response.extensions_mut().insert(method);
     Ok(response)
@@ -105,9 +123,11 @@ fn retry_delay(response: &Response, attempt: u32) -> Option<Duration> {
         return None;
     }
     let status = response.status();
-    let idempotent = matches!(*response_method(response), Method::GET | Method::HEAD | Method::PUT | Method::DELETE);
-    let retryable = status == StatusCode::TOO_MANY_REQUESTS
-        || (idempotent && matches!(status.as_u16(), 502..=504));
+    let idempotent = matches!(
+        *response_method(response),
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE
+    );
+    let retryable = status == StatusCode::TOO_MANY_REQUESTS || (idempotent && matches!(status.as_u16(), 502..=504));
     if !retryable {
         return None;
     }
@@ -149,17 +169,29 @@ pub async fn check(response: Response) -> Result<Response, HttpError> {
     let url = redact(response.url());
     let retry_after = retry_after(&response);
     let body = response.text().await.unwrap_or_default();
-    let mut message = api_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("no details").to_owned());
+    let mut message =
+        api_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("no details").to_owned());
     if let (StatusCode::TOO_MANY_REQUESTS, Some(wait)) = (status, retry_after) {
         message.push_str(&format!(" (the server asks to retry after {} s)", wait.as_secs()));
     }
-    Err(HttpError::Status { method, url, status, message, hint: hint(status) })
+    let message = message.trim_end().trim_end_matches('.').to_owned();
+    Err(HttpError::Status {
+        method,
+        url,
+        status,
+        message,
+        hint: hint(status),
+    })
 }
 
 fn hint(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        401 => ". The token is missing, wrong or expired: create a new one (Astra Portal → Settings → Tokens), or run `scripts/astra-local env` for the local stack.",
-        403 => ". The token is valid but lacks the permission for this request: use a token with a role that allows it.",
+        401 => {
+            ". The token is missing, wrong or expired: create a new one (Astra Portal → Settings → Tokens), or run `scripts/astra-local env` for the local stack."
+        }
+        403 => {
+            ". The token is valid but lacks the permission for this request: use a token with a role that allows it."
+        }
         404 => ". Check the name or id in the URL.",
         429 => ". The API is rate limiting requests: wait and run again.",
         500..=599 => ". The server failed: try again later.",
@@ -218,8 +250,14 @@ mod tests {
 
     #[test]
     fn api_messages_are_found_in_each_error_shape() {
-        assert_eq!(api_message(r#"{"description":"Table not found","code":400}"#).as_deref(), Some("Table not found"));
-        assert_eq!(api_message(r#"{"reason":"Topic already exists"}"#).as_deref(), Some("Topic already exists"));
+        assert_eq!(
+            api_message(r#"{"description":"Table not found","code":400}"#).as_deref(),
+            Some("Table not found")
+        );
+        assert_eq!(
+            api_message(r#"{"reason":"Topic already exists"}"#).as_deref(),
+            Some("Topic already exists")
+        );
         assert_eq!(
             api_message(r#"{"errors":[{"description":"bad id","ID":2},{"message":"second"}]}"#).as_deref(),
             Some("bad id; second")
@@ -235,8 +273,16 @@ mod tests {
 
         let server = MockServer::start().await;
         let unavailable = ResponseTemplate::new(503).insert_header("Retry-After", "0");
-        Mock::given(method("POST")).respond_with(unavailable.clone()).expect(1).mount(&server).await;
-        Mock::given(method("GET")).respond_with(unavailable).expect(1 + u64::from(MAX_RETRIES)).mount(&server).await;
+        Mock::given(method("POST"))
+            .respond_with(unavailable.clone())
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(unavailable)
+            .expect(1 + u64::from(MAX_RETRIES))
+            .mount(&server)
+            .await;
         let client = client("test").expect("client");
 
         let post = send_once(client.post(server.uri())).await.expect("an answer");

@@ -37,9 +37,13 @@ pub struct ContactInfo {
 pub enum MetadataError {
     #[error("the bundle's certificates cannot be used for HTTPS: {0}. Download the bundle again.")]
     Tls(String),
-    #[error("cannot reach the metadata service at {url}: {reason}. Check your network, or that the database is active and the bundle belongs to it.")]
+    #[error(
+        "cannot reach the metadata service at {url}: {reason}. Check your network, or that the database is active and the bundle belongs to it."
+    )]
     Unreachable { url: String, reason: String },
-    #[error("the metadata service at {url} answered HTTP {status}. The bundle may belong to another (or a terminated) database.")]
+    #[error(
+        "the metadata service at {url} answered HTTP {status}. The bundle may belong to another (or a terminated) database."
+    )]
     Status { url: String, status: u16 },
     #[error("the metadata service at {url} sent an answer that is not metadata: {reason}")]
     Malformed { url: String, reason: String },
@@ -49,7 +53,8 @@ pub enum MetadataError {
 pub async fn fetch(bundle: &SecureConnectBundle, timeout: Duration) -> Result<Metadata, MetadataError> {
     let url = format!("https://{}:{}/metadata", bundle.config.host, bundle.config.port);
     let ca = reqwest::Certificate::from_pem(bundle.ca_pem()).map_err(|e| MetadataError::Tls(e.to_string()))?;
-    let identity = reqwest::Identity::from_pem(&bundle.identity_pem()).map_err(|e| MetadataError::Tls(e.to_string()))?;
+    let identity =
+        reqwest::Identity::from_pem(&bundle.identity_pem()).map_err(|e| MetadataError::Tls(e.to_string()))?;
     // Trust only the bundle's CA (not the system's roots) and prove who we are with its certificate.
     let client = reqwest::Client::builder()
         .tls_certs_only([ca])
@@ -64,7 +69,10 @@ pub async fn fetch(bundle: &SecureConnectBundle, timeout: Duration) -> Result<Me
     })?;
     let status = response.status();
     if !status.is_success() {
-        return Err(MetadataError::Status { url, status: status.as_u16() });
+        return Err(MetadataError::Status {
+            url,
+            status: status.as_u16(),
+        });
     }
     let body = response.bytes().await.map_err(|e| MetadataError::Unreachable {
         url: url.clone(),

@@ -67,7 +67,10 @@ pub fn optional_token(var: Var) -> Result<Option<Token>, SettingError> {
     let Some(value) = optional(var)? else {
         return Ok(None);
     };
-    if let Some(bad) = value.chars().find(|c| c.is_whitespace() || c.is_control() || *c == '"' || *c == '\'') {
+    if let Some(bad) = value
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == '"' || *c == '\'')
+    {
         let reason = match bad {
             '"' | '\'' => "it contains a quote".to_owned(),
             _ => "it contains a space or a control character".to_owned(),
@@ -98,7 +101,10 @@ pub fn optional_url(var: Var, schemes: &[&str]) -> Result<Option<reqwest::Url>, 
         });
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(SettingError::Malformed { var, reason: "the URL has no host".into() });
+        return Err(SettingError::Malformed {
+            var,
+            reason: "the URL has no host".into(),
+        });
     }
     Ok(Some(parsed))
 }
@@ -270,7 +276,11 @@ mod tests {
 
     // Each test uses a variable name of its own: tests run in parallel in one process.
     fn var(name: &'static str) -> Var {
-        Var { name, what: "a test value", how: "Set it in the test." }
+        Var {
+            name,
+            what: "a test value",
+            how: "Set it in the test.",
+        }
     }
 
     #[allow(unsafe_code)]
@@ -296,7 +306,10 @@ mod tests {
     #[test]
     fn empty_variable_counts_as_missing() {
         set("TEST_EMPTY", "   ");
-        assert_eq!(required(var("TEST_EMPTY")), Err(SettingError::Missing(var("TEST_EMPTY"))));
+        assert_eq!(
+            required(var("TEST_EMPTY")),
+            Err(SettingError::Missing(var("TEST_EMPTY")))
+        );
     }
 
     #[test]
@@ -334,7 +347,10 @@ mod tests {
     fn file_must_exist() {
         set("TEST_FILE_MISSING", "/nonexistent/scb.zip");
         let msg = file(var("TEST_FILE_MISSING")).unwrap_err().to_string();
-        assert!(msg.contains("TEST_FILE_MISSING") && msg.contains("/nonexistent/scb.zip"), "{msg}");
+        assert!(
+            msg.contains("TEST_FILE_MISSING") && msg.contains("/nonexistent/scb.zip"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -22,8 +22,8 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use common::bundle::SecureConnectBundle;
 use common::{Token, metadata, settings};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use scylla::client::session::Session;
@@ -121,7 +121,11 @@ fn astra_credentials() -> anyhow::Result<(String, Token)> {
 
 /// Connects the way Astra requires: ask the bundle's metadata service where the CQL proxy is,
 /// then open TLS connections to that proxy, presenting the bundle's client certificate.
-async fn connect_with_bundle(bundle: &SecureConnectBundle, username: &str, password: &Token) -> anyhow::Result<Session> {
+async fn connect_with_bundle(
+    bundle: &SecureConnectBundle,
+    username: &str,
+    password: &Token,
+) -> anyhow::Result<Session> {
     let meta = metadata::fetch(bundle, CONNECT_TIMEOUT).await?;
     let proxy = resolve(&meta.contact_info.sni_proxy_address).await?;
     println!(
@@ -174,7 +178,9 @@ async fn connect_self_hosted() -> anyhow::Result<Session> {
 fn tls_config(bundle: &SecureConnectBundle) -> anyhow::Result<rustls::ClientConfig> {
     let mut roots = RootCertStore::empty();
     for ca in bundle.ca_certs().map_err(anyhow::Error::msg)? {
-        roots.add(ca).context("the bundle's ca.crt is not a usable CA certificate")?;
+        roots
+            .add(ca)
+            .context("the bundle's ca.crt is not a usable CA certificate")?;
     }
     let verifier = BundleHostVerifier {
         inner: WebPkiServerVerifier::builder(Arc::new(roots)).build()?,
@@ -210,7 +216,8 @@ impl ServerCertVerifier for BundleHostVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner.verify_server_cert(end_entity, intermediates, &self.host, ocsp_response, now)
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.host, ocsp_response, now)
     }
 
     fn verify_tls12_signature(
@@ -252,12 +259,17 @@ async fn resolve(host_port: &str) -> anyhow::Result<SocketAddr> {
         .await
         .with_context(|| format!("looking up {host_port} took too long"))?
         .with_context(|| format!("cannot resolve the CQL proxy address {host_port}"))?;
-    addrs.next().with_context(|| format!("{host_port} resolves to no address"))
+    addrs
+        .next()
+        .with_context(|| format!("{host_port} resolves to no address"))
 }
 
 /// Turns the driver's connection errors into one line that says what to fix.
 fn explain_connect_error(error: &str, target: &str) -> anyhow::Error {
-    let hint = if error.contains("Authentication") || error.contains("Bad credentials") || error.contains("Provided username") {
+    let hint = if error.contains("Authentication")
+        || error.contains("Bad credentials")
+        || error.contains("Provided username")
+    {
         "authentication failed: the token (or client id/secret, or password) is wrong, expired or revoked; \
          create a new token in the Astra Portal (Settings → Tokens)"
     } else if error.contains("UnknownIssuer") || error.contains("BadSignature") {
@@ -265,8 +277,7 @@ fn explain_connect_error(error: &str, target: &str) -> anyhow::Error {
          or is outdated; download it again from the database's Connect page"
     } else if error.contains("NotValidForName") {
         "the server's certificate is not issued for the bundle's host: download the bundle again"
-    } else if error.contains("CertificateRequired") || error.contains("BadCertificate") || error.contains("UnknownCA")
-    {
+    } else if error.contains("CertificateRequired") || error.contains("BadCertificate") || error.contains("UnknownCA") {
         "the server rejected the bundle's client certificate: download the bundle again from the database's \
          Connect page"
     } else if error.contains("Connection refused") {
@@ -310,7 +321,10 @@ async fn create_table(session: &Session, keyspace: &str) -> anyhow::Result<()> {
             run_id uuid, seq int, title text, done boolean,
             PRIMARY KEY (run_id, seq))"
     );
-    session.query_unpaged(cql, &[]).await.with_context(|| format!("cannot create table {keyspace}.{TABLE}"))?;
+    session
+        .query_unpaged(cql, &[])
+        .await
+        .with_context(|| format!("cannot create table {keyspace}.{TABLE}"))?;
     println!("Table {keyspace}.{TABLE} is ready.");
     Ok(())
 }
@@ -318,10 +332,14 @@ async fn create_table(session: &Session, keyspace: &str) -> anyhow::Result<()> {
 /// Inserts rows with a prepared statement: parsed once by the server, then only values travel.
 async fn insert_rows(session: &Session, keyspace: &str, run_id: Uuid, count: i32) -> anyhow::Result<()> {
     let insert = session
-        .prepare(format!("INSERT INTO {keyspace}.{TABLE} (run_id, seq, title, done) VALUES (?, ?, ?, ?)"))
+        .prepare(format!(
+            "INSERT INTO {keyspace}.{TABLE} (run_id, seq, title, done) VALUES (?, ?, ?, ?)"
+        ))
         .await?;
     for seq in 1..=count {
-        session.execute_unpaged(&insert, (run_id, seq, format!("task #{seq}"), false)).await?;
+        session
+            .execute_unpaged(&insert, (run_id, seq, format!("task #{seq}"), false))
+            .await?;
     }
     println!("Inserted {count} rows (run {run_id}).");
     Ok(())
@@ -330,7 +348,9 @@ async fn insert_rows(session: &Session, keyspace: &str, run_id: Uuid, count: i32
 /// Reads the rows back a few at a time. The paging state returned with each page is an opaque
 /// bookmark: pass it back to get the next page (a web API can hand it to its client).
 async fn read_rows_page_by_page(session: &Session, keyspace: &str, run_id: Uuid) -> anyhow::Result<()> {
-    let mut select = Statement::new(format!("SELECT seq, title, done FROM {keyspace}.{TABLE} WHERE run_id = ?"));
+    let mut select = Statement::new(format!(
+        "SELECT seq, title, done FROM {keyspace}.{TABLE} WHERE run_id = ?"
+    ));
     select.set_page_size(4);
     let select = session.prepare(select).await?;
 
@@ -360,10 +380,15 @@ async fn read_rows_page_by_page(session: &Session, keyspace: &str, run_id: Uuid)
 /// an `[applied]` column.
 async fn complete_task_once(session: &Session, keyspace: &str, run_id: Uuid) -> anyhow::Result<()> {
     let complete = session
-        .prepare(format!("UPDATE {keyspace}.{TABLE} SET done = true WHERE run_id = ? AND seq = ? IF done = false"))
+        .prepare(format!(
+            "UPDATE {keyspace}.{TABLE} SET done = true WHERE run_id = ? AND seq = ? IF done = false"
+        ))
         .await?;
     for attempt in ["first", "second"] {
-        let rows = session.execute_unpaged(&complete, (run_id, 1)).await?.into_rows_result()?;
+        let rows = session
+            .execute_unpaged(&complete, (run_id, 1))
+            .await?
+            .into_rows_result()?;
         let row = rows.first_row::<scylla::value::Row>()?;
         let applied = matches!(row.columns.first(), Some(Some(CqlValue::Boolean(true))));
         println!("Complete task #1 ({attempt} try, IF done = false): applied = {applied}.");
@@ -373,9 +398,14 @@ async fn complete_task_once(session: &Session, keyspace: &str, run_id: Uuid) -> 
 
 /// Deletes this run's rows (the whole partition) and checks that none is left.
 async fn delete_rows(session: &Session, keyspace: &str, run_id: Uuid) -> anyhow::Result<()> {
-    session.query_unpaged(format!("DELETE FROM {keyspace}.{TABLE} WHERE run_id = ?"), (run_id,)).await?;
+    session
+        .query_unpaged(format!("DELETE FROM {keyspace}.{TABLE} WHERE run_id = ?"), (run_id,))
+        .await?;
     let rows = session
-        .query_unpaged(format!("SELECT COUNT(*) FROM {keyspace}.{TABLE} WHERE run_id = ?"), (run_id,))
+        .query_unpaged(
+            format!("SELECT COUNT(*) FROM {keyspace}.{TABLE} WHERE run_id = ?"),
+            (run_id,),
+        )
         .await?
         .into_rows_result()?;
     let (left,) = rows.first_row::<(i64,)>()?;

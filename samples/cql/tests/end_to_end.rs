@@ -1,6 +1,8 @@
 //! sample-cql against the local stack, through the secure-connect front door.
 //! Run with `scripts/test` (it starts the stack and exports its settings).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,15 +45,22 @@ fn run_sample(vars: &[(&str, &str)], args: &[&str]) -> Run {
 }
 
 fn stack_vars() -> Vec<(&'static str, String)> {
-    ["ASTRA_DB_SECURE_BUNDLE_PATH", "ASTRA_DB_APPLICATION_TOKEN", "ASTRA_DB_KEYSPACE"]
-        .into_iter()
-        .map(|name| (name, env(name)))
-        .collect()
+    [
+        "ASTRA_DB_SECURE_BUNDLE_PATH",
+        "ASTRA_DB_APPLICATION_TOKEN",
+        "ASTRA_DB_KEYSPACE",
+    ]
+    .into_iter()
+    .map(|name| (name, env(name)))
+    .collect()
 }
 
 fn with(vars: &[(&'static str, String)], overrides: &[(&'static str, Option<&str>)]) -> Vec<(&'static str, String)> {
-    let mut out: Vec<(&'static str, String)> =
-        vars.iter().filter(|(n, _)| !overrides.iter().any(|(o, _)| o == n)).cloned().collect();
+    let mut out: Vec<(&'static str, String)> = vars
+        .iter()
+        .filter(|(n, _)| !overrides.iter().any(|(o, _)| o == n))
+        .cloned()
+        .collect();
     for (name, value) in overrides {
         if let Some(value) = value {
             out.push((name, (*value).to_owned()));
@@ -72,8 +81,15 @@ fn assert_clear_failure(run: &Run, expected: &str, bound: Duration) {
     assert!(!run.stderr.contains("panicked"), "panic: {}", run.stderr);
     let error_lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(error_lines.len(), 1, "one error line expected: {}", run.stderr);
-    assert!(error_lines[0].contains(expected), "expected {expected:?} in {:?}", error_lines[0]);
-    assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token), "token leaked");
+    assert!(
+        error_lines[0].contains(expected),
+        "expected {expected:?} in {:?}",
+        error_lines[0]
+    );
+    assert!(
+        !run.stdout.contains(&token) && !run.stderr.contains(&token),
+        "token leaked"
+    );
     assert!(run.elapsed <= bound, "took {:?} (bound {bound:?})", run.elapsed);
 }
 
@@ -108,7 +124,10 @@ async fn full_tour_through_the_front_door() {
         .unwrap();
     let keyspace = env("ASTRA_DB_KEYSPACE");
     let rows = session
-        .query_unpaged(format!("SELECT seq FROM {keyspace}.sample_cql_tasks WHERE run_id = ?"), (run_id,))
+        .query_unpaged(
+            format!("SELECT seq FROM {keyspace}.sample_cql_tasks WHERE run_id = ?"),
+            (run_id,),
+        )
         .await
         .unwrap()
         .into_rows_result()
@@ -155,13 +174,19 @@ fn wrong_token_is_an_authentication_error() {
     let vars = with(&stack_vars(), &[("ASTRA_DB_APPLICATION_TOKEN", Some(&wrong))]);
     let run = run_sample(&as_refs(&vars), &["--connect-only"]);
     assert_clear_failure(&run, "authentication failed", Duration::from_secs(15));
-    assert!(!run.stderr.contains(&wrong), "the wrong token must not be echoed either");
+    assert!(
+        !run.stderr.contains(&wrong),
+        "the wrong token must not be echoed either"
+    );
 }
 
 #[test]
 #[ignore = "needs the local stack: run scripts/test"]
 fn missing_bundle_file_is_named() {
-    let vars = with(&stack_vars(), &[("ASTRA_DB_SECURE_BUNDLE_PATH", Some("/nonexistent/scb.zip"))]);
+    let vars = with(
+        &stack_vars(),
+        &[("ASTRA_DB_SECURE_BUNDLE_PATH", Some("/nonexistent/scb.zip"))],
+    );
     let run = run_sample(&as_refs(&vars), &["--connect-only"]);
     assert_clear_failure(&run, "ASTRA_DB_SECURE_BUNDLE_PATH", Duration::from_secs(2));
 }
@@ -228,7 +253,10 @@ fn foreign_pki() -> (String, String, String) {
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["client".to_owned()]).unwrap().signed_by(&key, &issuer).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["client".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
