@@ -2,6 +2,7 @@
 //! integration tests exercise directly.
 
 pub mod cassandra;
+pub mod devops;
 pub mod error;
 pub mod front_door;
 pub mod gateway;

@@ -13,7 +13,8 @@
 //! Module map (one module per component, named for it): `processes` fetches, starts and stops the
 //! servers; `cassandra` owns the CQL session (bootstrap); `pulsar` its tokens, configuration and
 //! tenant; `pki` the certificates; `front_door` Astra's secure-connect front door; `serve` the
-//! long-running in-process servers; `stack` what each command does with all of them.
+//! long-running in-process servers; `devops` the DevOps API contract server (Prism); `stack` what
+//! each command does with all of them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,7 +53,7 @@ enum Command {
     Env,
     /// Print a component's log file path and its last lines
     Logs {
-        /// cassandra, pulsar or serve [default: all three]
+        /// cassandra, pulsar, serve or devops [default: all of them]
         component: Option<String>,
         /// How many lines to print
         #[arg(long, short = 'n', default_value_t = 40)]
@@ -94,6 +95,9 @@ struct PortArgs {
     /// Pulsar's admin API over HTTPS [default: 8443]
     #[arg(long, env = "ASTRA_LOCAL_PULSAR_HTTPS_PORT")]
     pulsar_https_port: Option<u16>,
+    /// The DevOps API contract server (Prism) [default: 4010]
+    #[arg(long, env = "ASTRA_LOCAL_DEVOPS_PORT")]
+    devops_port: Option<u16>,
 }
 
 impl From<&PortArgs> for PortChoices {
@@ -107,6 +111,7 @@ impl From<&PortArgs> for PortChoices {
             pulsar_tls: args.pulsar_tls_port,
             pulsar_http: args.pulsar_http_port,
             pulsar_https: args.pulsar_https_port,
+            devops: args.devops_port,
         }
     }
 }
@@ -166,7 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs { component, lines, all } => {
             let components = match component {
                 Some(name) => vec![Component::from_name(&name).with_context(|| {
-                    format!("unknown component {name:?}: use cassandra, pulsar or serve")
+                    format!("unknown component {name:?}: use cassandra, pulsar, serve or devops")
                 })?],
                 None => Component::ALL.to_vec(),
             };

@@ -25,16 +25,24 @@ pub enum Component {
     Pulsar,
     /// `astra-local serve`: the front door (and later the gateway), in-process Rust servers.
     Serve,
+    /// Prism serving the DevOps API contract (see `devops`).
+    Devops,
 }
 
 impl Component {
-    pub const ALL: [Component; 3] = [Component::Cassandra, Component::Pulsar, Component::Serve];
+    pub const ALL: [Component; 4] = [
+        Component::Cassandra,
+        Component::Pulsar,
+        Component::Serve,
+        Component::Devops,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Cassandra => "cassandra",
             Self::Pulsar => "pulsar",
             Self::Serve => "serve",
+            Self::Devops => crate::devops::NAME,
         }
     }
 
@@ -61,6 +69,8 @@ impl Component {
             Self::Cassandra => vec!["org.apache.cassandra.service.CassandraDaemon".into(), dir],
             Self::Pulsar => vec!["standalone".into(), dir],
             Self::Serve => vec!["serve".into(), paths.root.display().to_string()],
+            // `node …/prism mock … <state>/devops/openapi.yaml`
+            Self::Devops => vec!["mock".into(), dir],
         }
     }
 }

@@ -34,6 +34,7 @@ pub struct PortChoices {
     pub pulsar_tls: Option<u16>,
     pub pulsar_http: Option<u16>,
     pub pulsar_https: Option<u16>,
+    pub devops: Option<u16>,
 }
 
 /// The ports `up` uses. Changing ports of a running stack is refused: `down` first.
@@ -49,6 +50,7 @@ pub fn resolve_ports(paths: &Paths, choices: &PortChoices) -> Result<Ports> {
         pulsar_tls: choices.pulsar_tls.unwrap_or(base.pulsar_tls),
         pulsar_http: choices.pulsar_http.unwrap_or(base.pulsar_http),
         pulsar_https: choices.pulsar_https.unwrap_or(base.pulsar_https),
+        devops: choices.devops.unwrap_or(base.devops),
     };
     let running: Vec<&str> = Component::ALL
         .into_iter()
@@ -82,6 +84,7 @@ fn needed_ports(component: Component, ports: &Ports) -> Vec<NeededPort> {
             port(ports.front_door_cql, "front door CQL proxy"),
             port(ports.front_door_metadata, "front door metadata service"),
         ],
+        Component::Devops => vec![port(ports.devops, "DevOps API contract server")],
     }
 }
 
@@ -116,9 +119,10 @@ pub async fn up(paths: &Paths, ports: Ports, progress: &Progress) -> Result<()> 
     let needs_java = to_start.contains(&Component::Cassandra) || to_start.contains(&Component::Pulsar);
     let java = if needs_java { Some(processes::java17()?) } else { None };
     let cache = cache_dir();
-    let (node, broker) = tokio::join!(
+    let (node, broker, devops) = tokio::join!(
         cassandra_up(paths, &ports, &secrets, &cache, java.as_deref(), progress),
         pulsar_up(paths, &ports, &cache, java.as_deref(), progress),
+        crate::devops::up(paths, ports.devops, &cache, progress),
     );
 
     let mut failures = Vec::new();
@@ -134,6 +138,9 @@ pub async fn up(paths: &Paths, ports: Ports, progress: &Progress) -> Result<()> 
         }
     }
     if let Err(e) = broker {
+        failures.push(e);
+    }
+    if let Err(e) = devops {
         failures.push(e);
     }
     match failures.len() {
@@ -318,19 +325,21 @@ fn print_summary(paths: &Paths, ports: &Ports, elapsed: Duration) {
         "  Pulsar      pulsar+ssl://localhost:{}, https://localhost:{} (plaintext: {}, http {})",
         ports.pulsar_tls, ports.pulsar_https, ports.pulsar, ports.pulsar_http
     );
+    println!("  DevOps API  {} (contract server)", crate::devops::url(ports.devops));
     println!("Settings for the samples: eval \"$(scripts/astra-local env)\"");
 }
 
 /// Stops every running component (the front door first), by PID.
 pub async fn down(paths: &Paths, progress: &Progress) -> Result<()> {
     let serve = stop_component(paths, Component::Serve, progress).await;
-    let (cassandra, pulsar) = tokio::join!(
+    let (cassandra, pulsar, devops) = tokio::join!(
         stop_component(paths, Component::Cassandra, progress),
         stop_component(paths, Component::Pulsar, progress),
+        stop_component(paths, Component::Devops, progress),
     );
     let mut stopped = false;
     let mut errors = Vec::new();
-    for result in [serve, cassandra, pulsar] {
+    for result in [serve, cassandra, pulsar, devops] {
         match result {
             Ok(was_running) => stopped |= was_running,
             Err(e) => errors.push(e.to_string()),
@@ -418,6 +427,7 @@ fn port_text(component: Component, ports: &Ports) -> String {
             ports.pulsar_tls, ports.pulsar_https, ports.pulsar, ports.pulsar_http
         ),
         Component::Serve => format!("front door CQL {}, metadata {}", ports.front_door_cql, ports.front_door_metadata),
+        Component::Devops => format!("DevOps API contract {}", crate::devops::url(ports.devops)),
     }
 }
 
@@ -453,6 +463,7 @@ pub fn env_lines(paths: &Paths) -> Result<Vec<String>> {
         ("CASSANDRA_CONTACT_POINT", format!("127.0.0.1:{}", ports.cql)),
         ("CASSANDRA_USERNAME", cassandra::SUPERUSER.into()),
         ("CASSANDRA_PASSWORD", secrets.cassandra_password.clone()),
+        ("ASTRA_DEVOPS_URL", crate::devops::url(ports.devops)),
         // The Stargate-compatible gateway (local/src/gateway): Stargate's ports. Its username and
         // password are the client id's (a role that may use every keyspace, not the superuser).
         ("STARGATE_AUTH_URL", "http://localhost:8081".into()),

@@ -98,6 +98,8 @@ pub struct Ports {
     pub pulsar_tls: u16,
     pub pulsar_http: u16,
     pub pulsar_https: u16,
+    /// The DevOps API contract server (Prism).
+    pub devops: u16,
 }
 
 impl Default for Ports {
@@ -111,6 +113,7 @@ impl Default for Ports {
             pulsar_tls: 6651,
             pulsar_http: 8085,
             pulsar_https: 8443,
+            devops: crate::devops::DEFAULT_PORT,
         }
     }
 }

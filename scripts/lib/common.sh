@@ -23,7 +23,8 @@ apt_install() {
 
 # What building and running the workspace needs beyond a Rust toolchain:
 # protoc (the pulsar crate's build script), Java 17 and Maven (Cassandra and Pulsar of the
-# local stack), Python's venv (the independent DataStax Python driver used by the tests).
+# local stack), Python's venv (the independent DataStax Python driver used by the tests), Node.js
+# and npm (Prism, the stack's DevOps API contract server; Debian 12's nodejs 18.20 is new enough).
 ensure_prerequisites() {
     command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs) first"
     local pkgs=()
@@ -33,6 +34,8 @@ ensure_prerequisites() {
     command -v python3 >/dev/null || pkgs+=(python3)
     python3 -m venv --help >/dev/null 2>&1 || pkgs+=(python3-venv)
     command -v ss >/dev/null || pkgs+=(iproute2)
+    command -v node >/dev/null || pkgs+=(nodejs)
+    command -v npm >/dev/null || pkgs+=(npm)
     [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"
 }
 
