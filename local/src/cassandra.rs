@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
-use scylla::errors::{ConnectionError, ConnectionPoolError, ConnectionSetupRequestErrorKind, DbError, MetadataError, NewSessionError};
+use scylla::errors::{
+    ConnectionError, ConnectionPoolError, ConnectionSetupRequestErrorKind, DbError, MetadataError, NewSessionError,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, chain};
@@ -33,7 +35,11 @@ pub async fn fetch(cache: &Path, progress: &Progress) -> Result<PathBuf> {
     let name = format!("cassandra-{VERSION}");
     let coordinates = format!("org.apache.cassandra:cassandra-all:{VERSION}");
     let what = format!("Cassandra {VERSION} jars");
-    let jars = MavenJars { name: &name, coordinates: &coordinates, what: &what };
+    let jars = MavenJars {
+        name: &name,
+        coordinates: &coordinates,
+        what: &what,
+    };
     processes::maven_jars(cache, &jars, progress, Component::Cassandra.name()).await
 }
 
@@ -169,7 +175,11 @@ pub fn prepare(paths: &Paths, ports: &Ports, lib: &Path, java: &Path) -> Result<
     for dir in [conf.join("triggers"), data_dir(paths), logs_dir(paths)] {
         create_dir(&dir)?;
     }
-    write_file(&conf.join("cassandra.yaml"), cassandra_yaml(paths, ports).as_bytes(), false)?;
+    write_file(
+        &conf.join("cassandra.yaml"),
+        cassandra_yaml(paths, ports).as_bytes(),
+        false,
+    )?;
     write_file(&conf.join("logback.xml"), LOGBACK_XML.as_bytes(), false)?;
 
     let mut program = java.to_path_buf();
@@ -204,15 +214,21 @@ pub fn prepare(paths: &Paths, ports: &Ports, lib: &Path, java: &Path) -> Result<
         format!("{conf_s}:{}/*", lib.display()),
         "org.apache.cassandra.service.CassandraDaemon".into(),
     ]);
-    Ok(Launch { component: Component::Cassandra, program, args, env: Vec::new(), cwd: Component::Cassandra.dir(paths) })
+    Ok(Launch {
+        component: Component::Cassandra,
+        program,
+        args,
+        env: Vec::new(),
+        cwd: Component::Cassandra.dir(paths),
+    })
 }
 
 fn find_jar(lib: &Path, prefix: &str) -> Option<PathBuf> {
-    std::fs::read_dir(lib)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix) && n.ends_with(".jar")))
+    std::fs::read_dir(lib).ok()?.flatten().map(|e| e.path()).find(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".jar"))
+    })
 }
 
 /// What the front door and `status` need to know about the node, from `system.local`.
@@ -243,7 +259,10 @@ pub async fn ready(
             return Err(fail(started.as_deref(), reason));
         }
         if Instant::now() > deadline {
-            return Err(fail(started.as_deref(), format!("no CQL login on {address} after {} s", START_TIMEOUT.as_secs())));
+            return Err(fail(
+                started.as_deref(),
+                format!("no CQL login on {address} after {} s", START_TIMEOUT.as_secs()),
+            ));
         }
         match superuser_session(&address, secrets).await {
             Ok(session) => break session,
@@ -320,7 +339,10 @@ pub fn is_auth_error(error: &NewSessionError) -> bool {
     else {
         return false;
     };
-    matches!(setup.get_error(), ConnectionSetupRequestErrorKind::DbError(DbError::AuthenticationError, _))
+    matches!(
+        setup.get_error(),
+        ConnectionSetupRequestErrorKind::DbError(DbError::AuthenticationError, _)
+    )
 }
 
 /// A CQL string literal: single quotes doubled. Role names go in as literals because `token` is a
@@ -339,7 +361,10 @@ pub fn bootstrap_statements(secrets: &Secrets, existing_roles: &HashSet<String>)
     // Astra's roles: `token` logs in with an application token as its password; the client id
     // logs in with its client secret. Neither is a superuser; both may create and use tables in
     // any keyspace, as an application token with the Database Administrator role can.
-    for (role, password) in [("token", &secrets.application_token), (&secrets.client_id, &secrets.client_secret)] {
+    for (role, password) in [
+        ("token", &secrets.application_token),
+        (&secrets.client_id, &secrets.client_secret),
+    ] {
         let exists = existing_roles.contains(role);
         let (role, password) = (literal(role), literal(password));
         if exists {
@@ -351,7 +376,10 @@ pub fn bootstrap_statements(secrets: &Secrets, existing_roles: &HashSet<String>)
         }
         statements.push(format!("GRANT ALL PERMISSIONS ON ALL KEYSPACES TO {role}"));
     }
-    statements.push(format!("ALTER ROLE {SUPERUSER} WITH PASSWORD = {}", literal(&secrets.cassandra_password)));
+    statements.push(format!(
+        "ALTER ROLE {SUPERUSER} WITH PASSWORD = {}",
+        literal(&secrets.cassandra_password)
+    ));
     statements
 }
 
@@ -385,7 +413,9 @@ async fn existing_roles(session: &Session) -> Result<HashSet<String>> {
     let result = session.query_unpaged(query, ()).await.map_err(|e| failed(&e))?;
     let rows = result.into_rows_result().map_err(|e| failed(&e))?;
     let roles = rows.rows::<(String,)>().map_err(|e| failed(&e))?;
-    roles.map(|row| row.map(|(role,)| role).map_err(|e| failed(&e))).collect()
+    roles
+        .map(|row| row.map(|(role,)| role).map_err(|e| failed(&e)))
+        .collect()
 }
 
 async fn node_info(session: &Session) -> Result<NodeInfo> {
@@ -393,9 +423,15 @@ async fn node_info(session: &Session) -> Result<NodeInfo> {
     let failed = |e: &(dyn std::error::Error + 'static)| Error::Cql(format!("{query}: {}", chain(e)));
     let result = session.query_unpaged(query, ()).await.map_err(|e| failed(&e))?;
     let rows = result.into_rows_result().map_err(|e| failed(&e))?;
-    let (host_id, data_center, cluster_name, release_version) =
-        rows.single_row::<(uuid::Uuid, String, String, String)>().map_err(|e| failed(&e))?;
-    Ok(NodeInfo { host_id, data_center, cluster_name, release_version })
+    let (host_id, data_center, cluster_name, release_version) = rows
+        .single_row::<(uuid::Uuid, String, String, String)>()
+        .map_err(|e| failed(&e))?;
+    Ok(NodeInfo {
+        host_id,
+        data_center,
+        cluster_name,
+        release_version,
+    })
 }
 
 #[cfg(test)]
@@ -414,9 +450,21 @@ mod tests {
     #[test]
     fn roles_are_string_literals_because_token_is_reserved() {
         let statements = bootstrap_statements(&secrets(), &HashSet::new());
-        assert!(statements.iter().any(|s| s.starts_with("CREATE ROLE IF NOT EXISTS 'token' WITH PASSWORD = 'AstraCS:abc:0123'")));
-        assert!(statements.iter().any(|s| s == "GRANT ALL PERMISSIONS ON ALL KEYSPACES TO 'token'"));
-        assert!(statements.iter().any(|s| s == "GRANT ALL PERMISSIONS ON ALL KEYSPACES TO 'ClientId'"));
+        assert!(
+            statements
+                .iter()
+                .any(|s| s.starts_with("CREATE ROLE IF NOT EXISTS 'token' WITH PASSWORD = 'AstraCS:abc:0123'"))
+        );
+        assert!(
+            statements
+                .iter()
+                .any(|s| s == "GRANT ALL PERMISSIONS ON ALL KEYSPACES TO 'token'")
+        );
+        assert!(
+            statements
+                .iter()
+                .any(|s| s == "GRANT ALL PERMISSIONS ON ALL KEYSPACES TO 'ClientId'")
+        );
         assert!(statements.iter().all(|s| !s.contains("SUPERUSER = true")));
     }
 
@@ -424,16 +472,36 @@ mod tests {
     fn a_resumed_bootstrap_changes_the_passwords_of_existing_roles() {
         let existing: HashSet<String> = ["cassandra".to_owned(), "token".to_owned()].into();
         let statements = bootstrap_statements(&secrets(), &existing);
-        assert!(statements.iter().any(|s| s == "ALTER ROLE 'token' WITH PASSWORD = 'AstraCS:abc:0123' AND LOGIN = true"));
-        assert!(!statements.iter().any(|s| s.starts_with("CREATE ROLE IF NOT EXISTS 'token'")));
-        assert!(statements.iter().any(|s| s.starts_with("CREATE ROLE IF NOT EXISTS 'ClientId'")));
+        assert!(
+            statements
+                .iter()
+                .any(|s| s == "ALTER ROLE 'token' WITH PASSWORD = 'AstraCS:abc:0123' AND LOGIN = true")
+        );
+        assert!(
+            !statements
+                .iter()
+                .any(|s| s.starts_with("CREATE ROLE IF NOT EXISTS 'token'"))
+        );
+        assert!(
+            statements
+                .iter()
+                .any(|s| s.starts_with("CREATE ROLE IF NOT EXISTS 'ClientId'"))
+        );
     }
 
     #[test]
     fn the_superuser_password_changes_last() {
         let statements = bootstrap_statements(&secrets(), &HashSet::new());
-        assert_eq!(statements.first().map(|s| s.starts_with("CREATE KEYSPACE IF NOT EXISTS default_keyspace")), Some(true));
-        assert_eq!(statements.last().map(String::as_str), Some("ALTER ROLE cassandra WITH PASSWORD = 'super-pw'"));
+        assert_eq!(
+            statements
+                .first()
+                .map(|s| s.starts_with("CREATE KEYSPACE IF NOT EXISTS default_keyspace")),
+            Some(true)
+        );
+        assert_eq!(
+            statements.last().map(String::as_str),
+            Some("ALTER ROLE cassandra WITH PASSWORD = 'super-pw'")
+        );
     }
 
     #[test]
@@ -444,7 +512,14 @@ mod tests {
     #[test]
     fn the_yaml_puts_everything_under_the_state_folder() {
         let paths = Paths::new(Path::new("/tmp/x/.astra-local"));
-        let yaml = cassandra_yaml(&paths, &Ports { cql: 19042, cassandra_storage: 17000, ..Ports::default() });
+        let yaml = cassandra_yaml(
+            &paths,
+            &Ports {
+                cql: 19042,
+                cassandra_storage: 17000,
+                ..Ports::default()
+            },
+        );
         assert!(yaml.contains("native_transport_port: 19042"));
         assert!(yaml.contains("storage_port: 17000"));
         assert!(yaml.contains("seeds: \"127.0.0.1:17000\""));

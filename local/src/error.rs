@@ -26,8 +26,14 @@ pub enum Error {
     #[error("the local stack in {} was never set up: run `scripts/astra-local up` first", dir.display())]
     NotSetUp { dir: PathBuf },
 
-    #[error("port {port} ({purpose}) is already in use by {holder}: stop it, or choose another port (see `astra-local up --help`)")]
-    PortBusy { port: u16, purpose: &'static str, holder: String },
+    #[error(
+        "port {port} ({purpose}) is already in use by {holder}: stop it, or choose another port (see `astra-local up --help`)"
+    )]
+    PortBusy {
+        port: u16,
+        purpose: &'static str,
+        holder: String,
+    },
 
     #[error("{0}")]
     Java(String),
@@ -39,7 +45,12 @@ pub enum Error {
     Download { url: String, reason: String },
 
     #[error("{component} failed to start: {reason}\n--- last lines of {} ---\n{tail}", log.display())]
-    StartFailed { component: &'static str, reason: String, log: PathBuf, tail: String },
+    StartFailed {
+        component: &'static str,
+        reason: String,
+        log: PathBuf,
+        tail: String,
+    },
 
     #[error("cannot start {component}: {reason}")]
     Spawn { component: &'static str, reason: String },

@@ -27,7 +27,11 @@ use astra_local::state::{self, Paths};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "astra-local", version, about = "A local Astra-compatible stack: real Cassandra and Pulsar, Astra's secure-connect front door")]
+#[command(
+    name = "astra-local",
+    version,
+    about = "A local Astra-compatible stack: real Cassandra and Pulsar, Astra's secure-connect front door"
+)]
 struct Cli {
     /// The stack's state folder [default: .astra-local at the top of the git checkout]
     #[arg(long, global = true, env = "ASTRA_LOCAL_DIR", value_name = "DIR")]
@@ -137,7 +141,10 @@ fn init_tracing(serve: bool) {
     let default = if serve { "astra_local=info" } else { "astra_local=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -145,7 +152,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let dir = cli.state_dir.unwrap_or_else(state::default_state_dir);
     let paths = Paths::new(&dir);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start tokio")?;
     match cli.command {
         Command::Up(ports) => {
             let progress = Progress::new();
@@ -165,19 +175,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{line}");
             }
             if !paths.bundle_file().is_file() {
-                eprintln!("warning: {} does not exist yet: run `scripts/astra-local up`", paths.bundle_file().display());
+                eprintln!(
+                    "warning: {} does not exist yet: run `scripts/astra-local up`",
+                    paths.bundle_file().display()
+                );
             }
         }
         Command::Logs { component, lines, all } => {
-            let components = match component {
-                Some(name) => vec![Component::from_name(&name).with_context(|| {
-                    format!("unknown component {name:?}: use cassandra, pulsar, serve or devops")
-                })?],
-                None => Component::ALL.to_vec(),
-            };
+            let components =
+                match component {
+                    Some(name) => vec![Component::from_name(&name).with_context(|| {
+                        format!("unknown component {name:?}: use cassandra, pulsar, serve or devops")
+                    })?],
+                    None => Component::ALL.to_vec(),
+                };
             for component in components {
                 let (path, text) = stack::log_text(&paths, component, (!all).then_some(lines))?;
-                let shown = if all { "all".to_owned() } else { format!("last {lines} lines") };
+                let shown = if all {
+                    "all".to_owned()
+                } else {
+                    format!("last {lines} lines")
+                };
                 eprintln!("==> {} ({shown}) <==", path.display());
                 println!("{text}");
             }

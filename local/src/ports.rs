@@ -16,7 +16,11 @@ pub struct NeededPort {
 pub fn ensure_free(ports: &[NeededPort]) -> Result<()> {
     for needed in ports {
         if !is_free(needed.port) {
-            return Err(Error::PortBusy { port: needed.port, purpose: needed.purpose, holder: holder(needed.port) });
+            return Err(Error::PortBusy {
+                port: needed.port,
+                purpose: needed.purpose,
+                holder: holder(needed.port),
+            });
         }
     }
     Ok(())
@@ -31,7 +35,11 @@ pub fn is_free(port: u16) -> bool {
 
 /// True when a TCP connection to 127.0.0.1:`port` succeeds within 500 ms.
 pub fn accepts(port: u16) -> bool {
-    TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)), Duration::from_millis(500)).is_ok()
+    TcpStream::connect_timeout(
+        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        Duration::from_millis(500),
+    )
+    .is_ok()
 }
 
 /// "process 1234 (java: org.apache.cassandra.service.CassandraDaemon …)", or why it is unknown.
@@ -50,7 +58,9 @@ pub fn holder(port: u16) -> String {
 fn listening_inodes(port: u16) -> Vec<u64> {
     let mut inodes = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
         inodes.extend(text.lines().skip(1).filter_map(|line| parse_listener(line, port)));
     }
     inodes
@@ -63,15 +73,21 @@ fn parse_listener(line: &str, port: u16) -> Option<u64> {
     let state = fields.get(3)?;
     let inode = fields.get(9)?;
     let local_port = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
-    (*state == "0A" && local_port == port).then(|| inode.parse().ok()).flatten()
+    (*state == "0A" && local_port == port)
+        .then(|| inode.parse().ok())
+        .flatten()
 }
 
 fn find_process(inodes: &[u64]) -> Option<u32> {
     let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
     let procs = std::fs::read_dir("/proc").ok()?;
     for entry in procs.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
         for fd in fds.flatten() {
             if let Ok(target) = std::fs::read_link(fd.path())
                 && wanted.iter().any(|w| target.as_os_str() == w.as_str())
@@ -96,7 +112,14 @@ pub fn describe_process(pid: u32) -> String {
     if command.chars().count() > 160 {
         // Keep the start (the program) and the end (for a JVM, its main class and arguments).
         let head: String = command.chars().take(60).collect();
-        let tail: String = command.chars().rev().take(90).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = command
+            .chars()
+            .rev()
+            .take(90)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         command = format!("{head} … {tail}");
     }
     format!("process {pid} ({}: {command})", comm.trim())

@@ -78,11 +78,16 @@ impl Component {
 /// What a PID file says about a component.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcessState {
-    Running { pid: u32, since: Option<SystemTime> },
+    Running {
+        pid: u32,
+        since: Option<SystemTime>,
+    },
     /// No PID file.
     Stopped,
     /// A PID file whose process is gone (or is now another program).
-    Stale { pid: u32 },
+    Stale {
+        pid: u32,
+    },
 }
 
 /// The state of `component`, checked against `/proc`.
@@ -118,7 +123,9 @@ fn is_ours(pid: u32, markers: &[String]) -> bool {
 pub fn is_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the command name in parentheses, which may itself contain spaces.
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
         Err(_) => false,
     }
 }
@@ -196,8 +203,13 @@ pub fn spawn_detached(paths: &Paths, launch: Launch) -> Result<Started> {
         .open(&log)
         .map_err(Error::io("open log", &log))?;
     let log_offset = file.seek(SeekFrom::End(0)).map_err(Error::io("read log", &log))?;
-    let banner = format!("\n=== astra-local: starting {} at {} ===\n", component.name(), timestamp());
-    file.write_all(banner.as_bytes()).map_err(Error::io("write log", &log))?;
+    let banner = format!(
+        "\n=== astra-local: starting {} at {} ===\n",
+        component.name(),
+        timestamp()
+    );
+    file.write_all(banner.as_bytes())
+        .map_err(Error::io("write log", &log))?;
     let stderr = file.try_clone().map_err(Error::io("open log", &log))?;
 
     let mut command = Command::new("setsid");
@@ -216,7 +228,12 @@ pub fn spawn_detached(paths: &Paths, launch: Launch) -> Result<Started> {
     })?;
     let pid_file = component.pid_file(paths);
     crate::state::write_file(&pid_file, format!("{}\n", child.id()).as_bytes(), false)?;
-    Ok(Started { component, child, log, log_offset })
+    Ok(Started {
+        component,
+        child,
+        log,
+        log_offset,
+    })
 }
 
 /// Stops `pid` with SIGTERM, then SIGKILL after `grace`. Returns true when SIGKILL was needed.
@@ -230,7 +247,10 @@ pub async fn stop(component: Component, pid: u32, grace: Duration) -> Result<boo
     })?);
     let signal = |sig| match kill(target, sig) {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
-        Err(e) => Err(Error::Stop { component: component.name(), reason: format!("kill -{sig} {pid}: {e}") }),
+        Err(e) => Err(Error::Stop {
+            component: component.name(),
+            reason: format!("kill -{sig} {pid}: {e}"),
+        }),
     };
     signal(Signal::SIGTERM)?;
     let deadline = Instant::now() + grace;
@@ -240,7 +260,11 @@ pub async fn stop(component: Component, pid: u32, grace: Duration) -> Result<boo
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tracing::warn!(component = component.name(), pid, "did not stop after SIGTERM; sending SIGKILL");
+    tracing::warn!(
+        component = component.name(),
+        pid,
+        "did not stop after SIGTERM; sending SIGKILL"
+    );
     signal(Signal::SIGKILL)?;
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
@@ -249,7 +273,10 @@ pub async fn stop(component: Component, pid: u32, grace: Duration) -> Result<boo
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(Error::Stop { component: component.name(), reason: format!("PID {pid} survived SIGKILL") })
+    Err(Error::Stop {
+        component: component.name(),
+        reason: format!("PID {pid} survived SIGKILL"),
+    })
 }
 
 /// The last `lines` lines of `path` written after byte `offset`.
@@ -274,7 +301,10 @@ pub fn tail_since(path: &Path, offset: u64, lines: usize) -> String {
 }
 
 fn timestamp() -> String {
-    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     format!("unix time {secs}")
 }
 
@@ -304,7 +334,9 @@ pub fn java17() -> Result<PathBuf> {
         if java_major(&candidate) == Some(17) {
             // `java` from the PATH: resolve the alternatives links to the real JDK folder.
             if candidate.is_relative() {
-                return which(&candidate).map(|p| p.canonicalize().unwrap_or(p)).ok_or_else(java_missing);
+                return which(&candidate)
+                    .map(|p| p.canonicalize().unwrap_or(p))
+                    .ok_or_else(java_missing);
             }
             return Ok(candidate);
         }
@@ -332,7 +364,11 @@ fn java_major(java: &Path) -> Option<u32> {
     let quoted = text.split('"').nth(1)?;
     let mut parts = quoted.split(['.', '-', '+']);
     let first: u32 = parts.next()?.parse().ok()?;
-    if first == 1 { parts.next()?.parse().ok() } else { Some(first) }
+    if first == 1 {
+        parts.next()?.parse().ok()
+    } else {
+        Some(first)
+    }
 }
 
 /// True when running as root (the owner of `/proc/self` is the effective user).
@@ -343,7 +379,9 @@ pub fn is_root() -> bool {
 
 fn which(program: &Path) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,7 +400,12 @@ pub struct MavenJars<'a> {
 
 /// The `lib` folder of `jars`, fetched with `mvn dependency:copy-dependencies` (runtime scope)
 /// on a generated POM unless the cache has it already.
-pub async fn maven_jars(cache: &Path, jars: &MavenJars<'_>, progress: &Progress, component: &'static str) -> Result<PathBuf> {
+pub async fn maven_jars(
+    cache: &Path,
+    jars: &MavenJars<'_>,
+    progress: &Progress,
+    component: &'static str,
+) -> Result<PathBuf> {
     let dest = cache.join(jars.name);
     if dest.join(".complete").is_file() {
         return Ok(dest.join("lib"));
@@ -402,7 +445,10 @@ pub async fn maven_jars(cache: &Path, jars: &MavenJars<'_>, progress: &Progress,
     let log_file = std::fs::File::create(&log).map_err(Error::io("create", &log))?;
     let log_err = log_file.try_clone().map_err(Error::io("open", &log))?;
     let repo = cache.join("m2");
-    let step = progress.step(component, format!("fetching {} with Maven into {}", jars.what, cache.display()));
+    let step = progress.step(
+        component,
+        format!("fetching {} with Maven into {}", jars.what, cache.display()),
+    );
     let mut child = Command::new(&mvn)
         .current_dir(&staging)
         .args(["-B", "-q", "-f", "pom.xml"])
@@ -414,26 +460,48 @@ pub async fn maven_jars(cache: &Path, jars: &MavenJars<'_>, progress: &Progress,
         .stdout(log_file)
         .stderr(log_err)
         .spawn()
-        .map_err(|e| Error::Maven { what: jars.what.into(), log: log.clone(), tail: format!("cannot run {}: {e}", mvn.display()) })?;
+        .map_err(|e| Error::Maven {
+            what: jars.what.into(),
+            log: log.clone(),
+            tail: format!("cannot run {}: {e}", mvn.display()),
+        })?;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) => {
-                step.set_message(format!("fetching {} with Maven ({} in the local repository)", jars.what, megabytes(dir_size(&repo))));
+                step.set_message(format!(
+                    "fetching {} with Maven ({} in the local repository)",
+                    jars.what,
+                    megabytes(dir_size(&repo))
+                ));
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(e) => return Err(Error::Maven { what: jars.what.into(), log, tail: e.to_string() }),
+            Err(e) => {
+                return Err(Error::Maven {
+                    what: jars.what.into(),
+                    log,
+                    tail: e.to_string(),
+                });
+            }
         }
     };
     let count = std::fs::read_dir(staging.join("lib")).map(|d| d.count()).unwrap_or(0);
     if !status.success() || count == 0 {
         step.fail(format!("Maven failed ({status})"));
-        return Err(Error::Maven { what: jars.what.into(), tail: tail_since(&log, 0, 30), log });
+        return Err(Error::Maven {
+            what: jars.what.into(),
+            tail: tail_since(&log, 0, 30),
+            log,
+        });
     }
     crate::state::write_file(&staging.join(".complete"), b"", false)?;
     remove_dir(&dest)?;
     std::fs::rename(&staging, &dest).map_err(Error::io("move into place", &dest))?;
-    step.finish(format!("{} fetched: {count} jars, {}", jars.what, megabytes(dir_size(&dest.join("lib")))));
+    step.finish(format!(
+        "{} fetched: {count} jars, {}",
+        jars.what,
+        megabytes(dir_size(&dest.join("lib")))
+    ));
     Ok(dest.join("lib"))
 }
 
@@ -443,11 +511,16 @@ async fn ensure_maven(progress: &Progress, component: &'static str) -> Result<Pa
         return Ok(mvn);
     }
     if !is_root() {
-        return Err(Error::Java("Maven (`mvn`) is needed to fetch Cassandra's jars: install it (`sudo apt-get install maven`)".into()));
+        return Err(Error::Java(
+            "Maven (`mvn`) is needed to fetch Cassandra's jars: install it (`sudo apt-get install maven`)".into(),
+        ));
     }
     let step = progress.step(component, "installing Maven (apt-get install maven)");
     let install = tokio::process::Command::new("sh")
-        .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends maven"])
+        .args([
+            "-c",
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends maven",
+        ])
         .stdin(Stdio::null())
         .output()
         .await
@@ -479,7 +552,12 @@ const UNPACKED_MARKER: &str = ".astra-local-complete";
 
 /// The unpacked distribution folder in the cache, downloading (checked by SHA-1) and unpacking
 /// it first when needed. A cached archive whose SHA-1 does not match is deleted and fetched again.
-pub async fn unpacked(cache: &Path, tarball: &Tarball<'_>, progress: &Progress, component: &'static str) -> Result<PathBuf> {
+pub async fn unpacked(
+    cache: &Path,
+    tarball: &Tarball<'_>,
+    progress: &Progress,
+    component: &'static str,
+) -> Result<PathBuf> {
     let dest = cache.join(tarball.top_dir);
     if dest.join(UNPACKED_MARKER).is_file() {
         return Ok(dest);
@@ -497,7 +575,9 @@ pub async fn unpacked(cache: &Path, tarball: &Tarball<'_>, progress: &Progress, 
         if actual == expected {
             step.finish(format!("cached {file_name} is intact"));
         } else {
-            step.fail(format!("cached {file_name} is corrupt (SHA-1 {actual}, expected {expected}): fetching it again"));
+            step.fail(format!(
+                "cached {file_name} is corrupt (SHA-1 {actual}, expected {expected}): fetching it again"
+            ));
             std::fs::remove_file(&archive).map_err(Error::io("delete", &archive))?;
         }
     }
@@ -505,7 +585,10 @@ pub async fn unpacked(cache: &Path, tarball: &Tarball<'_>, progress: &Progress, 
         download(&client, tarball, &archive, &expected, progress, component).await?;
     }
 
-    let step = progress.step(component, format!("unpacking {} into {}", tarball.what, cache.display()));
+    let step = progress.step(
+        component,
+        format!("unpacking {} into {}", tarball.what, cache.display()),
+    );
     let staging = cache.join(format!("{}.tmp-{}", tarball.top_dir, std::process::id()));
     remove_dir(&staging)?;
     create_dir(&staging)?;
@@ -524,9 +607,17 @@ pub async fn unpacked(cache: &Path, tarball: &Tarball<'_>, progress: &Progress, 
             // A readable archive that does not unpack is corrupt even if its checksum matched a
             // corrupt upload: remove it so the next attempt fetches it again.
             let _ = std::fs::remove_file(&archive);
-            return Err(Error::Download { url: tarball.url.into(), reason: format!("cannot unpack {}: {e}", archive.display()) });
+            return Err(Error::Download {
+                url: tarball.url.into(),
+                reason: format!("cannot unpack {}: {e}", archive.display()),
+            });
         }
-        Err(e) => return Err(Error::Download { url: tarball.url.into(), reason: format!("unpacking stopped: {e}") }),
+        Err(e) => {
+            return Err(Error::Download {
+                url: tarball.url.into(),
+                reason: format!("unpacking stopped: {e}"),
+            });
+        }
     }
     let unpacked = staging.join(tarball.top_dir);
     if !unpacked.is_dir() {
@@ -550,7 +641,10 @@ fn download_client() -> Result<reqwest::Client> {
         // No overall timeout (a large file on a slow line takes long) but no stall either.
         .read_timeout(Duration::from_secs(60))
         .build()
-        .map_err(|e| Error::Download { url: String::new(), reason: chain(&e) })
+        .map_err(|e| Error::Download {
+            url: String::new(),
+            reason: chain(&e),
+        })
 }
 
 /// The published SHA-1 of `url` (`<url>.sha1`), cached in `cached` so warm starts need no network.
@@ -561,8 +655,16 @@ async fn published_sha1(client: &reqwest::Client, url: &str, cached: &Path) -> R
         return Ok(sha1);
     }
     let sha1_url = format!("{url}.sha1");
-    let failed = |reason: String| Error::Download { url: sha1_url.clone(), reason };
-    let response = client.get(&sha1_url).timeout(Duration::from_secs(30)).send().await.map_err(|e| failed(chain(&e)))?;
+    let failed = |reason: String| Error::Download {
+        url: sha1_url.clone(),
+        reason,
+    };
+    let response = client
+        .get(&sha1_url)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| failed(chain(&e)))?;
     if !response.status().is_success() {
         return Err(failed(format!("HTTP {}", response.status())));
     }
@@ -595,7 +697,10 @@ async fn sha1_of_file(path: &Path) -> Result<String> {
         Ok(hex::encode(hasher.finalize()))
     })
     .await
-    .map_err(|e| Error::Download { url: shown.display().to_string(), reason: e.to_string() })?
+    .map_err(|e| Error::Download {
+        url: shown.display().to_string(),
+        reason: e.to_string(),
+    })?
     .map_err(Error::io("read", shown))
 }
 
@@ -609,13 +714,20 @@ async fn download(
     component: &'static str,
 ) -> Result<()> {
     let url = tarball.url;
-    let failed = |reason: String| Error::Download { url: url.into(), reason };
+    let failed = |reason: String| Error::Download {
+        url: url.into(),
+        reason,
+    };
     let part = dest.with_extension("part");
     let mut response = client.get(url).send().await.map_err(|e| failed(chain(&e)))?;
     if !response.status().is_success() {
         return Err(failed(format!("HTTP {}", response.status())));
     }
-    let step = progress.bytes(component, format!("downloading {}", tarball.what), response.content_length());
+    let step = progress.bytes(
+        component,
+        format!("downloading {}", tarball.what),
+        response.content_length(),
+    );
     let mut file = std::fs::File::create(&part).map_err(Error::io("create", &part))?;
     let mut hasher = Sha1::new();
     loop {
@@ -638,7 +750,9 @@ async fn download(
     if actual != expected {
         step.fail("checksum mismatch");
         let _ = std::fs::remove_file(&part);
-        return Err(failed(format!("SHA-1 {actual} does not match the published {expected}: run `up` again")));
+        return Err(failed(format!(
+            "SHA-1 {actual} does not match the published {expected}: run `up` again"
+        )));
     }
     std::fs::rename(&part, dest).map_err(Error::io("move into place", dest))?;
     step.finish(format!("{} downloaded and verified (SHA-1 {expected})", tarball.what));
@@ -688,7 +802,11 @@ mod tests {
         for i in 0..40 {
             lines.push_str(&format!("new {i}\n"));
         }
-        std::fs::OpenOptions::new().append(true).open(&log).and_then(|mut f| f.write_all(lines.as_bytes())).expect("append");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(lines.as_bytes()))
+            .expect("append");
         let tail = tail_since(&log, offset, 30);
         assert_eq!(tail.lines().count(), 30);
         assert!(tail.starts_with("new 10") && tail.ends_with("new 39"), "{tail}");
@@ -702,7 +820,8 @@ mod tests {
         assert_eq!(state(&paths, Component::Serve), ProcessState::Stopped);
         // This test process is alive but is not `astra-local serve` of that folder.
         let me = std::process::id();
-        crate::state::write_file(&Component::Serve.pid_file(&paths), format!("{me}\n").as_bytes(), false).expect("write");
+        crate::state::write_file(&Component::Serve.pid_file(&paths), format!("{me}\n").as_bytes(), false)
+            .expect("write");
         assert_eq!(state(&paths, Component::Serve), ProcessState::Stale { pid: me });
     }
 

@@ -74,7 +74,9 @@ impl Progress {
                 Some(total) if total > 0 => ProgressBar::new(total).with_style(style(
                     "{prefix:>10.bold} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {elapsed}",
                 )),
-                Some(_) => ProgressBar::new_spinner().with_style(style("{prefix:>10.bold} {spinner} {msg} {bytes} {elapsed}")),
+                Some(_) => {
+                    ProgressBar::new_spinner().with_style(style("{prefix:>10.bold} {spinner} {msg} {bytes} {elapsed}"))
+                }
                 None => ProgressBar::new_spinner().with_style(style("{prefix:>10.bold} {spinner} {msg} {elapsed}")),
             };
             let bar = multi.add(bar);
@@ -99,7 +101,13 @@ impl Progress {
         } else {
             None
         };
-        Step { shared, bar, ticker, multi: self.multi.clone(), ended: false }
+        Step {
+            shared,
+            bar,
+            ticker,
+            multi: self.multi.clone(),
+            ended: false,
+        }
     }
 }
 
@@ -179,12 +187,20 @@ impl Step {
 
     /// Ends the step with a ✓ line: `[component] ✓ message (1.2 s)`.
     pub fn finish(mut self, message: impl AsRef<str>) {
-        self.end(&format!("✓ {} ({:.1} s)", message.as_ref(), self.elapsed().as_secs_f64()));
+        self.end(&format!(
+            "✓ {} ({:.1} s)",
+            message.as_ref(),
+            self.elapsed().as_secs_f64()
+        ));
     }
 
     /// Ends the step with a ✗ line.
     pub fn fail(mut self, message: impl AsRef<str>) {
-        self.end(&format!("✗ {} ({:.1} s)", message.as_ref(), self.elapsed().as_secs_f64()));
+        self.end(&format!(
+            "✗ {} ({:.1} s)",
+            message.as_ref(),
+            self.elapsed().as_secs_f64()
+        ));
     }
 
     fn end(&mut self, line: &str) {

@@ -38,7 +38,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(150);
 /// The unpacked distribution in the cache, downloaded on first use.
 pub async fn fetch(cache: &Path, progress: &Progress) -> Result<PathBuf> {
     let what = format!("Pulsar {VERSION}");
-    let tarball = Tarball { url: DISTRIBUTION_URL, top_dir: DISTRIBUTION_DIR, what: &what };
+    let tarball = Tarball {
+        url: DISTRIBUTION_URL,
+        top_dir: DISTRIBUTION_DIR,
+        what: &what,
+    };
     processes::unpacked(cache, &tarball, progress, Component::Pulsar.name()).await
 }
 
@@ -58,7 +62,13 @@ pub fn secret_key(paths: &Paths) -> Result<Vec<u8>> {
     let file = secret_key_file(paths);
     match std::fs::read(&file) {
         Ok(key) if key.len() >= 32 => return Ok(key),
-        Ok(_) => return Err(Error::Pulsar(format!("{} is shorter than 32 bytes: delete {}", file.display(), paths.root.display()))),
+        Ok(_) => {
+            return Err(Error::Pulsar(format!(
+                "{} is shorter than 32 bytes: delete {}",
+                file.display(),
+                paths.root.display()
+            )));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io("read", &file)(e)),
     }
@@ -85,8 +95,10 @@ pub fn token(secret: &[u8], role: &str) -> Result<String> {
     }
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.typ = None; // Pulsar's own tokens carry only `alg`.
-    let key = jsonwebtoken::EncodingKey::from_secret(secret).map_err(|e| Error::Pulsar(format!("bad signing key: {e}")))?;
-    jsonwebtoken::encode(&header, &Claims { sub: role }, &key).map_err(|e| Error::Pulsar(format!("cannot sign a token: {e}")))
+    let key =
+        jsonwebtoken::EncodingKey::from_secret(secret).map_err(|e| Error::Pulsar(format!("bad signing key: {e}")))?;
+    jsonwebtoken::encode(&header, &Claims { sub: role }, &key)
+        .map_err(|e| Error::Pulsar(format!("cannot sign a token: {e}")))
 }
 
 /// The `standalone.conf` keys this stack sets (variant "A" of the TLS recipe: TLS ports added,
@@ -106,12 +118,24 @@ fn config_keys(paths: &Paths, ports: &Ports, certs: &Path) -> Vec<(&'static str,
         ("tlsTrustCertsFilePath", certs.join("ca.crt").display().to_string()),
         ("brokerClientTlsEnabled", "false".into()),
         ("authenticationEnabled", "true".into()),
-        ("authenticationProviders", "org.apache.pulsar.broker.authentication.AuthenticationProviderToken".into()),
+        (
+            "authenticationProviders",
+            "org.apache.pulsar.broker.authentication.AuthenticationProviderToken".into(),
+        ),
         ("authorizationEnabled", "true".into()),
         ("superUserRoles", ADMIN_ROLE.into()),
-        ("brokerClientAuthenticationPlugin", "org.apache.pulsar.client.impl.auth.AuthenticationToken".into()),
-        ("brokerClientAuthenticationParameters", format!("file://{}", keys.join("admin.token").display())),
-        ("tokenSecretKey", format!("file://{}", keys.join("secret.key").display())),
+        (
+            "brokerClientAuthenticationPlugin",
+            "org.apache.pulsar.client.impl.auth.AuthenticationToken".into(),
+        ),
+        (
+            "brokerClientAuthenticationParameters",
+            format!("file://{}", keys.join("admin.token").display()),
+        ),
+        (
+            "tokenSecretKey",
+            format!("file://{}", keys.join("secret.key").display()),
+        ),
     ]
 }
 
@@ -140,20 +164,28 @@ pub fn prepare(paths: &Paths, ports: &Ports, distribution: &Path, java: &Path, c
     let original_path = distribution.join("conf/standalone.conf");
     let original = std::fs::read_to_string(&original_path).map_err(Error::io("read", &original_path))?;
     let conf = dir(paths).join("conf").join("standalone.conf");
-    write_file(&conf, set_keys(&original, &config_keys(paths, ports, certs)).as_bytes(), false)?;
+    write_file(
+        &conf,
+        set_keys(&original, &config_keys(paths, ports, certs)).as_bytes(),
+        false,
+    )?;
     let data = dir(paths).join("data");
     let logs = dir(paths).join("logs");
     create_dir(&data)?;
     create_dir(&logs)?;
 
-    let java_home = processes::java_home(java).ok_or_else(|| Error::Java(format!("no JDK folder around {}", java.display())))?;
+    let java_home =
+        processes::java_home(java).ok_or_else(|| Error::Java(format!("no JDK folder around {}", java.display())))?;
     let env = vec![
         ("JAVA_HOME".into(), java_home.display().to_string()),
         ("PULSAR_STANDALONE_CONF".into(), conf.display().to_string()),
         ("PULSAR_LOG_DIR".into(), logs.display().to_string()),
         // The defaults (2 GB heap, 4 GB direct memory, ZGC with pre-touch) make the broker take
         // ~1.8 GB resident; G1 with a small initial heap keeps it near 0.5 GB.
-        ("PULSAR_MEM".into(), "-Xms256m -Xmx1g -XX:MaxDirectMemorySize=512m".into()),
+        (
+            "PULSAR_MEM".into(),
+            "-Xms256m -Xmx1g -XX:MaxDirectMemorySize=512m".into(),
+        ),
         ("PULSAR_GC".into(), "-XX:+UseG1GC".into()),
     ];
     let path = |p: PathBuf| p.display().to_string();
@@ -170,12 +202,19 @@ pub fn prepare(paths: &Paths, ports: &Ports, distribution: &Path, java: &Path, c
         "--zookeeper-dir".into(),
         path(data.join("zookeeper")),
     ];
-    Ok(Launch { component: Component::Pulsar, program: distribution.join("bin/pulsar"), args, env, cwd: dir(paths) })
+    Ok(Launch {
+        component: Component::Pulsar,
+        program: distribution.join("bin/pulsar"),
+        args,
+        env,
+        cwd: dir(paths),
+    })
 }
 
 /// An HTTPS client for the admin API that trusts the stack's CA.
 pub fn admin_client(ca_pem: &[u8]) -> Result<reqwest::Client> {
-    let ca = reqwest::Certificate::from_pem(ca_pem).map_err(|e| Error::Pulsar(format!("bad CA certificate: {}", chain(&e))))?;
+    let ca = reqwest::Certificate::from_pem(ca_pem)
+        .map_err(|e| Error::Pulsar(format!("bad CA certificate: {}", chain(&e))))?;
     reqwest::Client::builder()
         .tls_certs_only([ca])
         .connect_timeout(Duration::from_secs(3))
@@ -222,7 +261,10 @@ pub async fn ready(paths: &Paths, ports: &Ports, mut started: Option<&mut Starte
             Err(e) => chain(&e),
         };
         if Instant::now() > deadline {
-            let reason = format!("the admin API {base} was not ready after {} s (last: {last})", START_TIMEOUT.as_secs());
+            let reason = format!(
+                "the admin API {base} was not ready after {} s (last: {last})",
+                START_TIMEOUT.as_secs()
+            );
             return Err(fail(started.as_deref(), reason));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -243,7 +285,11 @@ async fn set_up_tenant(client: &reqwest::Client, base: &str, admin: &str) -> Res
     let tenant = serde_json::json!({ "allowedClusters": [CLUSTER], "adminRoles": [] });
     let calls = [
         (reqwest::Method::PUT, format!("{base}/tenants/{TENANT}"), Some(tenant)),
-        (reqwest::Method::PUT, format!("{base}/namespaces/{TENANT}/{NAMESPACE}"), None),
+        (
+            reqwest::Method::PUT,
+            format!("{base}/namespaces/{TENANT}/{NAMESPACE}"),
+            None,
+        ),
         (
             reqwest::Method::POST,
             format!("{base}/namespaces/{TENANT}/{NAMESPACE}/permissions/{CLIENT_ROLE}"),
@@ -255,7 +301,10 @@ async fn set_up_tenant(client: &reqwest::Client, base: &str, admin: &str) -> Res
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|e| Error::Pulsar(format!("{method} {url}: {}", chain(&e))))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Error::Pulsar(format!("{method} {url}: {}", chain(&e))))?;
         let status = response.status();
         if !(status.is_success() || status == StatusCode::CONFLICT) {
             let text = response.text().await.unwrap_or_default();
@@ -272,8 +321,14 @@ mod tests {
     #[test]
     fn set_keys_replaces_and_appends_after_a_missing_final_newline() {
         let original = "# comment\nwebServicePort=8080\nbrokerServicePort=6650\nlastKey=x";
-        let text = set_keys(original, &[("webServicePort", "8085".into()), ("webServicePortTls", "8443".into())]);
-        assert_eq!(text, "# comment\nwebServicePort=8085\nbrokerServicePort=6650\nlastKey=x\nwebServicePortTls=8443\n");
+        let text = set_keys(
+            original,
+            &[("webServicePort", "8085".into()), ("webServicePortTls", "8443".into())],
+        );
+        assert_eq!(
+            text,
+            "# comment\nwebServicePort=8085\nbrokerServicePort=6650\nlastKey=x\nwebServicePortTls=8443\n"
+        );
     }
 
     #[test]
@@ -284,7 +339,10 @@ mod tests {
         assert_eq!(get("webServicePort").as_deref(), Some("8085"));
         assert_eq!(get("webServicePortTls").as_deref(), Some("8443"));
         assert_eq!(get("brokerServicePortTls").as_deref(), Some("6651"));
-        assert_eq!(get("tokenSecretKey").as_deref(), Some("file:///tmp/s/pulsar/keys/secret.key"));
+        assert_eq!(
+            get("tokenSecretKey").as_deref(),
+            Some("file:///tmp/s/pulsar/keys/secret.key")
+        );
     }
 
     #[test]
@@ -294,8 +352,12 @@ mod tests {
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
-        let data = jsonwebtoken::decode::<serde_json::Value>(&jwt, &jsonwebtoken::DecodingKey::from_secret(&secret).expect("key"), &validation)
-            .expect("valid");
+        let data = jsonwebtoken::decode::<serde_json::Value>(
+            &jwt,
+            &jsonwebtoken::DecodingKey::from_secret(&secret).expect("key"),
+            &validation,
+        )
+        .expect("valid");
         assert_eq!(data.claims, serde_json::json!({ "sub": "client" }));
         assert_eq!(data.header.typ, None);
         // Deterministic: the same key and role always give the same token.

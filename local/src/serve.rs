@@ -3,7 +3,7 @@
 //! detached and writes what it serves into `serve.json`; it runs until SIGTERM or Ctrl-C.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,10 @@ use crate::state::{Paths, read_json, write_json};
 /// `serve.json`, written by `up`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServeConfig {
+    /// The `astra-local` binary that serves (path and modification time): a rebuilt binary is a
+    /// changed configuration, so `up` restarts `serve` with the new code.
+    #[serde(default)]
+    pub binary: String,
     /// The folder of the stack's CA, server and client certificates.
     pub certs_dir: PathBuf,
     pub front_door: FrontDoorSettings,
@@ -58,11 +62,22 @@ impl ServeConfig {
 
     /// The ports `serve` listens on, with what each is for.
     pub fn ports(&self) -> Vec<(u16, &'static str)> {
-        vec![(self.front_door.cql_port, "front door CQL proxy"), (self.front_door.metadata_port, "front door metadata service")]
+        vec![
+            (self.front_door.cql_port, "front door CQL proxy"),
+            (self.front_door.metadata_port, "front door metadata service"),
+        ]
     }
 
     fn front_door_config(&self) -> FrontDoorConfig {
-        let nodes = self.front_door.nodes.iter().map(|n| Node { host_id: n.host_id, address: n.address }).collect();
+        let nodes = self
+            .front_door
+            .nodes
+            .iter()
+            .map(|n| Node {
+                host_id: n.host_id,
+                address: n.address,
+            })
+            .collect();
         let mut config = FrontDoorConfig::new(nodes);
         config.cql_listen = SocketAddr::from((Ipv4Addr::LOCALHOST, self.front_door.cql_port));
         config.metadata_listen = SocketAddr::from((Ipv4Addr::LOCALHOST, self.front_door.metadata_port));
@@ -74,11 +89,25 @@ impl ServeConfig {
     }
 }
 
+/// The path and modification time of `exe`, as recorded in [`ServeConfig::binary`].
+pub fn binary_identity(exe: &Path) -> String {
+    let modified = std::fs::metadata(exe)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis());
+    format!("{} (modified {modified})", exe.display())
+}
+
 /// Runs every server of `serve.json` until SIGTERM or SIGINT.
 pub async fn run(paths: &Paths) -> Result<()> {
-    let config = ServeConfig::load(paths)?.ok_or_else(|| Error::NotSetUp { dir: paths.root.clone() })?;
+    let config = ServeConfig::load(paths)?.ok_or_else(|| Error::NotSetUp {
+        dir: paths.root.clone(),
+    })?;
     let pki = Pki::load(&config.certs_dir).map_err(|e| Error::FrontDoor(chain(&e)))?;
-    let front_door = FrontDoor::bind(config.front_door_config(), &pki).await.map_err(|e| Error::FrontDoor(chain(&e)))?;
+    let front_door = FrontDoor::bind(config.front_door_config(), &pki)
+        .await
+        .map_err(|e| Error::FrontDoor(chain(&e)))?;
     tracing::info!(cql = %front_door.cql_addr(), metadata = %front_door.metadata_addr(), "front door ready");
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -73,7 +73,10 @@ pub fn resolve_ports(paths: &Paths, choices: &PortChoices) -> Result<Ports> {
 fn needed_ports(component: Component, ports: &Ports) -> Vec<NeededPort> {
     let port = |port, purpose| NeededPort { port, purpose };
     match component {
-        Component::Cassandra => vec![port(ports.cql, "Cassandra CQL"), port(ports.cassandra_storage, "Cassandra storage")],
+        Component::Cassandra => vec![
+            port(ports.cql, "Cassandra CQL"),
+            port(ports.cassandra_storage, "Cassandra storage"),
+        ],
         Component::Pulsar => vec![
             port(ports.pulsar, "Pulsar binary protocol"),
             port(ports.pulsar_tls, "Pulsar binary protocol over TLS"),
@@ -106,7 +109,10 @@ pub async fn up(paths: &Paths, ports: Ports, progress: &Progress) -> Result<()> 
             }
             ProcessState::Stale { pid } => {
                 processes::remove_pid_file(paths, component)?;
-                progress.println(format!("[{}] removed a stale PID file (PID {pid} is not running)", component.name()));
+                progress.println(format!(
+                    "[{}] removed a stale PID file (PID {pid} is not running)",
+                    component.name()
+                ));
             }
             ProcessState::Stopped => {}
         }
@@ -119,37 +125,36 @@ pub async fn up(paths: &Paths, ports: Ports, progress: &Progress) -> Result<()> 
     let needs_java = to_start.contains(&Component::Cassandra) || to_start.contains(&Component::Pulsar);
     let java = if needs_java { Some(processes::java17()?) } else { None };
     let cache = cache_dir();
-    let (node, broker, devops) = tokio::join!(
-        cassandra_up(paths, &ports, &secrets, &cache, java.as_deref(), progress),
+    // Cassandra and Pulsar start side by side (each takes 6-15 s, longer on a loaded machine);
+    // the front door starts as soon as Cassandra is ready, since it needs the node's host_id.
+    let database = async {
+        match cassandra_up(paths, &ports, &secrets, &cache, java.as_deref(), progress).await {
+            Ok(node) => serve_up(paths, &ports, &node, &pki, progress).await,
+            Err(e) => {
+                progress.println("[serve] not started: it needs Cassandra");
+                Err(e)
+            }
+        }
+    };
+    let (database, broker, devops) = tokio::join!(
+        database,
         pulsar_up(paths, &ports, &cache, java.as_deref(), progress),
         crate::devops::up(paths, ports.devops, &cache, progress),
     );
-
-    let mut failures = Vec::new();
-    match node {
-        Ok(node) => {
-            if let Err(e) = serve_up(paths, &ports, &node, &pki, progress).await {
-                failures.push(e);
-            }
-        }
-        Err(e) => {
-            failures.push(e);
-            progress.println("[serve] not started: it needs Cassandra");
-        }
-    }
-    if let Err(e) = broker {
-        failures.push(e);
-    }
-    if let Err(e) = devops {
-        failures.push(e);
-    }
+    let mut failures: Vec<Error> = [database, broker, devops].into_iter().filter_map(Result::err).collect();
     match failures.len() {
         0 => {
             print_summary(paths, &ports, started_at.elapsed());
             Ok(())
         }
         1 => Err(failures.remove(0)),
-        _ => Err(Error::Config(failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n\n"))),
+        _ => Err(Error::Config(
+            failures
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        )),
     }
 }
 
@@ -171,13 +176,20 @@ async fn cassandra_up(
         }
         (_, None) => return Err(Error::Java("no Java 17 to start Cassandra".into())),
     };
-    let what = if started.is_some() { "starting Cassandra" } else { "checking Cassandra" };
+    let what = if started.is_some() {
+        "starting Cassandra"
+    } else {
+        "checking Cassandra"
+    };
     let step = progress.step(component.name(), what);
     match cassandra::ready(paths, ports, secrets, started.as_mut(), &step).await {
         Ok(node) => {
             step.finish(format!(
                 "Cassandra {} ready on 127.0.0.1:{} (host_id {}, {})",
-                node.release_version, ports.cql, node.host_id, pid_text(paths, component)
+                node.release_version,
+                ports.cql,
+                node.host_id,
+                pid_text(paths, component)
             ));
             Ok(node)
         }
@@ -200,7 +212,11 @@ async fn pulsar_up(paths: &Paths, ports: &Ports, cache: &Path, java: Option<&Pat
         }
         (_, None) => return Err(Error::Java("no Java 17 to start Pulsar".into())),
     };
-    let what = if started.is_some() { "starting Pulsar" } else { "checking Pulsar" };
+    let what = if started.is_some() {
+        "starting Pulsar"
+    } else {
+        "checking Pulsar"
+    };
     let step = progress.step(component.name(), what);
     match pulsar::ready(paths, ports, started.as_mut(), &step).await {
         Ok(()) => {
@@ -241,13 +257,21 @@ fn pid_text(paths: &Paths, component: Component) -> String {
 /// Writes `serve.json` for `node`, (re)starts `serve` when needed, and writes the bundle.
 async fn serve_up(paths: &Paths, ports: &Ports, node: &NodeInfo, pki: &Pki, progress: &Progress) -> Result<()> {
     let component = Component::Serve;
+    let exe = std::env::current_exe().map_err(|e| Error::Spawn {
+        component: "serve",
+        reason: e.to_string(),
+    })?;
     let config = ServeConfig {
+        binary: crate::serve::binary_identity(&exe),
         certs_dir: paths.certs_dir(),
         front_door: FrontDoorSettings {
             cql_port: ports.front_door_cql,
             metadata_port: ports.front_door_metadata,
             proxy_host: PROXY_HOST.into(),
-            nodes: vec![NodeSettings { host_id: node.host_id, address: SocketAddr::from((Ipv4Addr::LOCALHOST, ports.cql)) }],
+            nodes: vec![NodeSettings {
+                host_id: node.host_id,
+                address: SocketAddr::from((Ipv4Addr::LOCALHOST, ports.cql)),
+            }],
             local_dc: node.data_center.clone(),
         },
     };
@@ -257,18 +281,22 @@ async fn serve_up(paths: &Paths, ports: &Ports, node: &NodeInfo, pki: &Pki, prog
             write_bundle(paths, ports, node, pki)?;
             return Ok(());
         }
-        progress.println(format!("[serve] its configuration changed: restarting PID {pid}"));
+        progress.println(format!(
+            "[serve] its configuration or binary changed: restarting PID {pid}"
+        ));
         processes::stop(component, pid, STOP_GRACE).await?;
         processes::remove_pid_file(paths, component)?;
         ports::ensure_free(&needed_ports(component, ports))?;
     }
     let step = progress.step(component.name(), "starting the front door");
-    let exe = std::env::current_exe().map_err(|e| Error::Spawn { component: "serve", reason: e.to_string() })?;
     let launch = Launch {
         component,
         program: exe,
         args: vec!["serve".into(), "--state-dir".into(), paths.root.display().to_string()],
-        env: vec![("RUST_LOG".into(), std::env::var("RUST_LOG").unwrap_or_else(|_| "astra_local=info".into()))],
+        env: vec![(
+            "RUST_LOG".into(),
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "astra_local=info".into()),
+        )],
         cwd: paths.root.clone(),
     };
     let mut started = processes::spawn_detached(paths, launch)?;
@@ -314,7 +342,11 @@ fn write_bundle(paths: &Paths, ports: &Ports, node: &NodeInfo, pki: &Pki) -> Res
 }
 
 fn print_summary(paths: &Paths, ports: &Ports, elapsed: Duration) {
-    println!("astra-local is up ({:.1} s); state in {}", elapsed.as_secs_f64(), paths.root.display());
+    println!(
+        "astra-local is up ({:.1} s); state in {}",
+        elapsed.as_secs_f64(),
+        paths.root.display()
+    );
     println!("  Cassandra   127.0.0.1:{} (plain CQL)", ports.cql);
     println!(
         "  front door  localhost:{} (CQL, mutual TLS), https://localhost:{}/metadata",
@@ -370,7 +402,10 @@ async fn stop_component(paths: &Paths, component: Component, progress: &Progress
         }
         ProcessState::Stale { pid } => {
             processes::remove_pid_file(paths, component)?;
-            progress.println(format!("[{}] was not running (removed a stale PID file for PID {pid})", component.name()));
+            progress.println(format!(
+                "[{}] was not running (removed a stale PID file for PID {pid})",
+                component.name()
+            ));
             Ok(false)
         }
         ProcessState::Stopped => Ok(false),
@@ -381,36 +416,42 @@ async fn stop_component(paths: &Paths, component: Component, progress: &Progress
 pub fn status(paths: &Paths, quiet: bool) -> Result<bool> {
     let ports = Settings::load(paths)?.map(|s| s.ports).unwrap_or_default();
     let mut all_running = true;
-    let mut lines = Vec::new();
+    let mut rows = Vec::new();
     for component in Component::ALL {
         let (state, detail) = match processes::state(paths, component) {
             ProcessState::Running { pid, since } => {
-                let uptime = since.and_then(|s| SystemTime::now().duration_since(s).ok()).map(human_duration);
-                let rss = processes::rss_bytes(pid).map(megabytes);
                 let mut detail = format!("PID {pid}");
-                if let Some(uptime) = uptime {
-                    detail.push_str(&format!(", up {uptime}"));
+                if let Some(uptime) = since.and_then(|s| SystemTime::now().duration_since(s).ok()) {
+                    detail.push_str(&format!(", up {}", human_duration(uptime)));
                 }
-                if let Some(rss) = rss {
-                    detail.push_str(&format!(", RSS {rss}"));
+                if let Some(rss) = processes::rss_bytes(pid) {
+                    detail.push_str(&format!(", RSS {}", megabytes(rss)));
                 }
-                ("running".to_owned(), detail)
+                ("running", detail)
             }
-            ProcessState::Stopped => {
-                all_running = false;
-                ("stopped".to_owned(), String::new())
-            }
-            ProcessState::Stale { pid } => {
-                all_running = false;
-                (format!("stopped (stale PID file: PID {pid} is gone)"), String::new())
-            }
+            ProcessState::Stopped => ("stopped", String::new()),
+            ProcessState::Stale { pid } => ("stopped", format!("stale PID file: PID {pid} is gone")),
         };
-        lines.push(format!("{:<10} {:<8} {:<34} {}", component.name(), state, detail, port_text(component, &ports)));
+        all_running &= state == "running";
+        rows.push([
+            component.name().to_owned(),
+            state.to_owned(),
+            detail,
+            port_text(component, &ports),
+        ]);
     }
     if !quiet {
         println!("state: {}", paths.root.display());
-        for line in lines {
-            println!("{}", line.trim_end());
+        let width = |column: usize| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0);
+        let widths = [width(0), width(1), width(2)];
+        for [name, state, detail, ports] in &rows {
+            let line = format!(
+                "{name:<w0$}  {state:<w1$}  {detail:<w2$}  {ports}",
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2]
+            );
+            println!("{line}");
         }
         if Secrets::load(paths)?.is_none() {
             println!("(never set up here: `scripts/astra-local up` creates the stack)");
@@ -426,7 +467,10 @@ fn port_text(component: Component, ports: &Ports) -> String {
             "pulsar+ssl {}, https {} (plaintext {}, http {})",
             ports.pulsar_tls, ports.pulsar_https, ports.pulsar, ports.pulsar_http
         ),
-        Component::Serve => format!("front door CQL {}, metadata {}", ports.front_door_cql, ports.front_door_metadata),
+        Component::Serve => format!(
+            "front door CQL {}, metadata {}",
+            ports.front_door_cql, ports.front_door_metadata
+        ),
         Component::Devops => format!("DevOps API contract {}", crate::devops::url(ports.devops)),
     }
 }
@@ -442,7 +486,9 @@ fn human_duration(d: Duration) -> String {
 
 /// The `export NAME=value` lines of `astra-local env`.
 pub fn env_lines(paths: &Paths) -> Result<Vec<String>> {
-    let not_set_up = || Error::NotSetUp { dir: paths.root.clone() };
+    let not_set_up = || Error::NotSetUp {
+        dir: paths.root.clone(),
+    };
     let secrets = Secrets::load(paths)?.ok_or_else(not_set_up)?;
     let ports = Settings::load(paths)?.ok_or_else(not_set_up)?.ports;
     let pulsar_key = pulsar::existing_secret_key(paths)?.ok_or_else(not_set_up)?;
@@ -453,9 +499,18 @@ pub fn env_lines(paths: &Paths) -> Result<Vec<String>> {
         ("ASTRA_DB_CLIENT_SECRET", secrets.client_secret.clone()),
         ("ASTRA_DB_KEYSPACE", cassandra::KEYSPACE.into()),
         ("ASTRA_DB_SECURE_BUNDLE_PATH", path_text(&paths.bundle_file())),
-        ("ASTRA_STREAMING_SERVICE_URL", format!("pulsar+ssl://localhost:{}", ports.pulsar_tls)),
-        ("ASTRA_STREAMING_WEB_URL", format!("https://localhost:{}", ports.pulsar_https)),
-        ("ASTRA_STREAMING_TOKEN", pulsar::token(&pulsar_key, pulsar::CLIENT_ROLE)?),
+        (
+            "ASTRA_STREAMING_SERVICE_URL",
+            format!("pulsar+ssl://localhost:{}", ports.pulsar_tls),
+        ),
+        (
+            "ASTRA_STREAMING_WEB_URL",
+            format!("https://localhost:{}", ports.pulsar_https),
+        ),
+        (
+            "ASTRA_STREAMING_TOKEN",
+            pulsar::token(&pulsar_key, pulsar::CLIENT_ROLE)?,
+        ),
         ("ASTRA_STREAMING_TENANT", pulsar::TENANT.into()),
         ("ASTRA_STREAMING_NAMESPACE", pulsar::NAMESPACE.into()),
         ("ASTRA_STREAMING_TOPIC", pulsar::TOPIC.into()),
@@ -463,7 +518,6 @@ pub fn env_lines(paths: &Paths) -> Result<Vec<String>> {
         ("CASSANDRA_CONTACT_POINT", format!("127.0.0.1:{}", ports.cql)),
         ("CASSANDRA_USERNAME", cassandra::SUPERUSER.into()),
         ("CASSANDRA_PASSWORD", secrets.cassandra_password.clone()),
-        ("ASTRA_DEVOPS_URL", crate::devops::url(ports.devops)),
         // The Stargate-compatible gateway (local/src/gateway): Stargate's ports. Its username and
         // password are the client id's (a role that may use every keyspace, not the superuser).
         ("STARGATE_AUTH_URL", "http://localhost:8081".into()),
@@ -471,11 +525,18 @@ pub fn env_lines(paths: &Paths) -> Result<Vec<String>> {
         ("STARGATE_GRPC_ENDPOINT", "http://localhost:8090".into()),
         ("STARGATE_USERNAME", secrets.client_id.clone()),
         ("STARGATE_PASSWORD", secrets.client_secret.clone()),
+        ("ASTRA_DEVOPS_URL", crate::devops::url(ports.devops)),
         // For the stack's own tests only: the Pulsar super-user, and where the stack lives.
-        ("ASTRA_LOCAL_PULSAR_ADMIN_TOKEN", pulsar::token(&pulsar_key, pulsar::ADMIN_ROLE)?),
+        (
+            "ASTRA_LOCAL_PULSAR_ADMIN_TOKEN",
+            pulsar::token(&pulsar_key, pulsar::ADMIN_ROLE)?,
+        ),
         ("ASTRA_LOCAL_DIR", path_text(&paths.root)),
     ];
-    Ok(vars.into_iter().map(|(name, value)| format!("export {name}={}", shell_quote(&value))).collect())
+    Ok(vars
+        .into_iter()
+        .map(|(name, value)| format!("export {name}={}", shell_quote(&value)))
+        .collect())
 }
 
 fn path_text(path: &Path) -> String {
@@ -496,7 +557,11 @@ pub fn shell_quote(value: &str) -> String {
 pub fn log_text(paths: &Paths, component: Component, lines: Option<usize>) -> Result<(PathBuf, String)> {
     let path = component.log_file(paths);
     if !path.is_file() {
-        return Err(Error::Config(format!("{} has no log yet ({} does not exist)", component.name(), path.display())));
+        return Err(Error::Config(format!(
+            "{} has no log yet ({} does not exist)",
+            component.name(),
+            path.display()
+        )));
     }
     let text = match lines {
         Some(n) => processes::tail_since(&path, 0, n),
@@ -513,7 +578,10 @@ mod tests {
     fn shell_quote_leaves_safe_values_and_quotes_the_rest() {
         assert_eq!(shell_quote("AstraCS:abc:0f"), "AstraCS:abc:0f");
         assert_eq!(shell_quote("/a/b.zip"), "/a/b.zip");
-        assert_eq!(shell_quote("pulsar+ssl://localhost:6651"), "pulsar+ssl://localhost:6651");
+        assert_eq!(
+            shell_quote("pulsar+ssl://localhost:6651"),
+            "pulsar+ssl://localhost:6651"
+        );
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
@@ -530,7 +598,10 @@ mod tests {
     fn ports_of_a_stopped_stack_follow_the_choices() {
         let dir = tempfile::tempdir().expect("tempdir");
         let paths = Paths::new(dir.path());
-        let choices = PortChoices { cql: Some(19042), ..PortChoices::default() };
+        let choices = PortChoices {
+            cql: Some(19042),
+            ..PortChoices::default()
+        };
         let ports = resolve_ports(&paths, &choices).expect("ports");
         assert_eq!(ports.cql, 19042);
         assert_eq!(ports.pulsar_http, 8085);

@@ -148,7 +148,9 @@ pub struct Secrets {
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secrets").field("client_id", &self.client_id).finish_non_exhaustive()
+        f.debug_struct("Secrets")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -162,7 +164,9 @@ const PASSWORD_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 
 fn random_string(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())])).collect()
+    (0..len)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
 }
 
 impl Secrets {
@@ -193,15 +197,20 @@ impl Secrets {
 
 /// An application token shaped like Astra's: `AstraCS:` + 24 letters + `:` + 64 lowercase hex.
 pub fn application_token() -> String {
-    format!("AstraCS:{}:{}", random_string(LETTERS, 24), random_string(LOWER_HEX, 64))
+    format!(
+        "AstraCS:{}:{}",
+        random_string(LETTERS, 24),
+        random_string(LOWER_HEX, 64)
+    )
 }
 
 /// `path` parsed as JSON, or `None` when the file does not exist.
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source| Error::Json { path: path.to_path_buf(), source }),
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            source,
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("read", path)(e)),
     }
@@ -209,7 +218,10 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>>
 
 /// Writes `value` as pretty JSON, atomically (a temporary file renamed over `path`).
 pub fn write_json<T: Serialize>(path: &Path, value: &T, secret: bool) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(value).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
+    let mut text = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
     text.push(b'\n');
     write_file(path, &text, secret)
 }
@@ -226,7 +238,9 @@ pub fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
         options.mode(0o600);
     }
     let mut file = options.open(&tmp).map_err(Error::io("create", &tmp))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(Error::io("write", &tmp))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(Error::io("write", &tmp))?;
     std::fs::rename(&tmp, path).map_err(Error::io("rename into place", path))
 }
 
@@ -255,8 +269,15 @@ mod tests {
         let secrets = Secrets::generate();
         assert_eq!(secrets.client_id.len(), 24);
         assert_eq!(secrets.client_secret.len(), 100);
-        for value in [&secrets.cassandra_password, &secrets.client_secret, &secrets.application_token] {
-            assert!(value.chars().all(|c| c.is_ascii_alphanumeric() || ",.-_:".contains(c)), "{value}");
+        for value in [
+            &secrets.cassandra_password,
+            &secrets.client_secret,
+            &secrets.application_token,
+        ] {
+            assert!(
+                value.chars().all(|c| c.is_ascii_alphanumeric() || ",.-_:".contains(c)),
+                "{value}"
+            );
         }
         let shown = format!("{secrets:?}");
         assert!(!shown.contains(&secrets.client_secret) && !shown.contains(&secrets.application_token));
