@@ -79,9 +79,10 @@ impl Progress {
                 }
                 None => ProgressBar::new_spinner().with_style(style("{prefix:>10.bold} {spinner} {msg} {elapsed}")),
             };
-            let bar = multi.add(bar);
+            // Prefix and message first: `add` draws the bar at once.
             bar.set_prefix(component);
             bar.set_message(message.clone());
+            let bar = multi.add(bar);
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
