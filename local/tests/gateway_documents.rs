@@ -653,3 +653,49 @@ async fn docs_upgrade_is_always_400() {
         )
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn docs_sub_document_search_rebuilds_matches_from_the_root_or_answers_204() {
+    let gw = TestGateway::start().await;
+    let coll = collection(&gw).await;
+    let doc = json!({"products": {"food": {"Apple": {"name": "apple", "price": 0.99}, "Pear": {"name": "pear", "price": 0.89}}}});
+    put_doc(&gw, &coll, "shop", doc).await;
+    let path = |w: &str, extra: &str| format!("{}/shop?raw=true&where={}{extra}", docs(&coll), encode(w));
+    let (status, json) = gw
+        .rest_json(Method::GET, &path(r#"{"products.food.*.price":{"$lt":0.9}}"#, ""), None)
+        .await;
+    assert_eq!(
+        (status, json),
+        (
+            StatusCode::OK,
+            json!([{"products": {"food": {"Pear": {"price": 0.89}}}}])
+        )
+    );
+    let fields = format!("&fields={}", encode(r#"["name","price"]"#));
+    let (_, json) = gw
+        .rest_json(
+            Method::GET,
+            &path(r#"{"products.food.Apple.price":{"$eq":0.99}}"#, &fields),
+            None,
+        )
+        .await;
+    assert_eq!(
+        json,
+        json!([{"products": {"food": {"Apple": {"name": "apple", "price": 0.99}}}}])
+    );
+    let (status, text) = gw
+        .rest(Method::GET, &path(r#"{"products.food.*.price":{"$gt":100}}"#, ""), None)
+        .await;
+    assert_eq!((status, text.as_str()), (StatusCode::NO_CONTENT, ""));
+    let (status, json) = gw
+        .rest_json(Method::GET, &path(r#"{"a":{"$eq":1},"b":{"$eq":2}}"#, ""), None)
+        .await;
+    assert_eq!(
+        (status, description(&json)),
+        (
+            StatusCode::BAD_REQUEST,
+            "Conditions across multiple fields are not yet supported. Found: 2."
+        )
+    );
+}

@@ -732,12 +732,10 @@ async fn read_at(
     params: &Params,
 ) -> Result<Response, ApiError> {
     require_collection(shared, namespace, name).await?;
-    if params.contains_key("where") || params.contains_key("page-size") {
-        return Err(ApiError::bad_request(
-            "Sub-document search (`where` or `page-size` on a document) is not supported by astra-local's gateway.",
-        ));
-    }
     let fields = search::parse_fields(params.get("fields")).map_err(ApiError::bad_request)?;
+    if let Some(filter) = params.get("where").filter(|w| !w.trim().is_empty()) {
+        return search_document(shared, namespace, name, id, path, params, filter).await;
+    }
     let missing = || {
         if path.is_empty() {
             ApiError::not_found(format!("A document with the id {id} does not exist."))
@@ -751,6 +749,58 @@ async fn read_at(
     let (doc, _) = read(shared, namespace, name, id).await?.ok_or_else(missing)?;
     let found = json::get(&doc, &json::parse_path(path)).ok_or_else(missing)?;
     let data = json::stored(&json::project(found, &fields));
+    let body = if flag(params, "raw") {
+        data
+    } else {
+        json!({"documentId": id, "data": data})
+    };
+    Ok(axum::Json(body).into_response())
+}
+
+/// Sub-document search (`where` on a document or a sub-path): an array of the matches rebuilt from
+/// the document's root, or 204 when nothing matches.
+async fn search_document(
+    shared: &Shared,
+    namespace: &str,
+    name: &str,
+    id: &str,
+    path: &[String],
+    params: &Params,
+    filter: &str,
+) -> Result<Response, ApiError> {
+    let expr = search::parse_where(filter).map_err(ApiError::bad_request)?;
+    let (steps, ops) = search::single_field(&expr).map_err(ApiError::bad_request)?;
+    let fields: Vec<String> = match params.get("fields").filter(|f| !f.trim().is_empty()) {
+        Some(text) => serde_json::from_str::<Vec<String>>(text).map_err(|_| {
+            ApiError::bad_request("The `fields` parameter expects a valid JSON array containing field names.")
+        })?,
+        None => Vec::new(),
+    };
+    let where_field = match steps.last() {
+        Some(search::Step::Exact(segment)) => segment.to_string(),
+        _ => String::new(),
+    };
+    if !fields.is_empty() && !fields.contains(&where_field) {
+        return Err(ApiError::bad_request(
+            "When selecting `fields`, the field referenced by `where` must be in the selection.",
+        ));
+    }
+    let page_size = match params.get("page-size").filter(|s| !s.is_empty()) {
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| ApiError::not_found("HTTP 404 Not Found"))?
+            .max(1),
+        None => 100,
+    };
+    let Some((doc, _)) = read(shared, namespace, name, id).await? else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let mut found = search::search_within(&json::stored(&doc), path, &steps, &ops, &fields);
+    if found.is_empty() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    found.truncate(page_size);
+    let data = Value::Array(found);
     let body = if flag(params, "raw") {
         data
     } else {

@@ -271,3 +271,198 @@ mod tests {
         assert!(parse_fields(Some(&"{}".to_string())).is_err());
     }
 }
+
+/// A field path and the operators applied to it.
+pub type FieldConditions = (Vec<Step>, Vec<(Op, Value)>);
+
+/// The one field path a sub-document search may filter on, with its operators; Stargate refuses
+/// conditions on several fields there.
+pub fn single_field(expr: &Expr) -> Result<FieldConditions, String> {
+    let mut conditions = Vec::new();
+    fn collect<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) -> bool {
+        match expr {
+            Expr::And(parts) => parts.iter().all(|p| collect(p, out)),
+            Expr::Condition { .. } => {
+                out.push(expr);
+                true
+            }
+            _ => false,
+        }
+    }
+    if !collect(expr, &mut conditions) {
+        return Err("Conditions across multiple fields are not yet supported. Found: 2.".into());
+    }
+    let mut path = None;
+    let mut ops = Vec::new();
+    let mut distinct = 0;
+    for condition in conditions {
+        if let Expr::Condition { path: p, op, value } = condition {
+            if path.as_ref() != Some(p) {
+                distinct += 1;
+                path = Some(p.clone());
+            }
+            ops.push((*op, value.clone()));
+        }
+    }
+    match path {
+        Some(path) if distinct == 1 => Ok((path, ops)),
+        _ => Err(format!(
+            "Conditions across multiple fields are not yet supported. Found: {distinct}."
+        )),
+    }
+}
+
+/// A concrete path (array positions as `[n]`), the parent object and the value found there.
+type Match<'a> = (Vec<String>, &'a Value, &'a Value);
+
+/// Every concrete path matching `steps`.
+fn matches_at<'a>(
+    node: &'a Value,
+    steps: &[Step],
+    prefix: &mut Vec<String>,
+    parent: &'a Value,
+    out: &mut Vec<(Vec<String>, &'a Value, &'a Value)>,
+) {
+    let Some((step, rest)) = steps.split_first() else {
+        out.push((prefix.clone(), parent, node));
+        return;
+    };
+    let mut visit = |label: String, child: &'a Value, out: &mut Vec<Match<'a>>| {
+        prefix.push(label);
+        matches_at(child, rest, prefix, node, out);
+        prefix.pop();
+    };
+    match (step, node) {
+        (Step::Exact(Segment::Key(k)), Value::Object(o)) => {
+            if let Some(child) = o.get(k) {
+                visit(k.clone(), child, out);
+            }
+        }
+        (Step::Exact(Segment::Index(i)), Value::Array(items)) => {
+            if let Some(child) = items.get(*i) {
+                visit(format!("[{i}]"), child, out);
+            }
+        }
+        (Step::AnyKey, Value::Object(o)) => {
+            for (k, child) in o {
+                visit(k.clone(), child, out);
+            }
+        }
+        (Step::AnyIndex, Value::Array(items)) => {
+            for (i, child) in items.iter().enumerate() {
+                visit(format!("[{i}]"), child, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Sub-document search: for each value under `base` matching the field's conditions, the
+/// document rebuilt from its root down to that value (arrays shown as objects keyed `[n]`); with
+/// `fields`, the selected fields of the value's parent object instead of the value alone.
+pub fn search_within(
+    document: &Value,
+    base: &[String],
+    steps: &[Step],
+    ops: &[(Op, Value)],
+    fields: &[String],
+) -> Vec<Value> {
+    let Some(start) = super::json::get(document, &super::json::parse_path(base)) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    matches_at(start, steps, &mut Vec::new(), start, &mut found);
+    let mut results = Vec::new();
+    for (path, parent, value) in found {
+        let hold = ops.iter().all(|(op, operand)| match op {
+            Op::Exists => operand.as_bool().unwrap_or(true),
+            _ => satisfies(value, *op, operand),
+        });
+        if !hold {
+            continue;
+        }
+        let mut full: Vec<String> = base.to_vec();
+        full.extend(path);
+        let Some(leaf_name) = full.pop() else { continue };
+        let mut node = if fields.is_empty() {
+            let mut object = serde_json::Map::new();
+            object.insert(leaf_name, value.clone());
+            Value::Object(object)
+        } else {
+            let mut object = serde_json::Map::new();
+            for field in fields {
+                if let Some(v) = parent.get(field) {
+                    object.insert(field.clone(), v.clone());
+                }
+            }
+            Value::Object(object)
+        };
+        for segment in full.into_iter().rev() {
+            let mut object = serde_json::Map::new();
+            object.insert(segment, node);
+            node = Value::Object(object);
+        }
+        results.push(node);
+    }
+    results
+}
+
+#[cfg(test)]
+mod sub_document_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn example() -> Value {
+        json!({"products": {"food": {"Apple": {"name": "apple", "price": 0.99}, "Pear": {"name": "pear", "price": 0.89},
+               "Orange": {"name": "orange", "price": 600}}},
+               "quiz": {"q1": {"options": ["a", "b", "c", {"this": true}]}}})
+    }
+
+    fn search(base: &[&str], filter: Value, fields: &[&str]) -> Result<Vec<Value>, String> {
+        let (steps, ops) = single_field(&parse_where(&filter.to_string())?)?;
+        let base: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        let fields: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+        Ok(search_within(&example(), &base, &steps, &ops, &fields))
+    }
+
+    #[test]
+    fn matches_are_rebuilt_from_the_root() {
+        let found = search(&[], json!({"products.food.*.price": {"$lt": 1}}), &[]).expect("search");
+        assert_eq!(
+            found,
+            vec![
+                json!({"products": {"food": {"Apple": {"price": 0.99}}}}),
+                json!({"products": {"food": {"Pear": {"price": 0.89}}}})
+            ]
+        );
+        let found = search(&[], json!({"quiz.q1.options.[3].this": {"$ne": false}}), &[]).expect("array path");
+        assert_eq!(
+            found,
+            vec![json!({"quiz": {"q1": {"options": {"[3]": {"this": true}}}}})]
+        );
+    }
+
+    #[test]
+    fn fields_select_the_parent_objects_fields_and_a_sub_path_is_the_base() {
+        let found = search(
+            &[],
+            json!({"products.food.Orange.price": {"$eq": 600}}),
+            &["name", "price"],
+        )
+        .expect("fields");
+        assert_eq!(
+            found,
+            vec![json!({"products": {"food": {"Orange": {"name": "orange", "price": 600}}}})]
+        );
+        let found = search(&["products", "food"], json!({"*.name": {"$eq": "pear"}}), &[]).expect("base");
+        assert_eq!(found, vec![json!({"products": {"food": {"Pear": {"name": "pear"}}}})]);
+    }
+
+    #[test]
+    fn conditions_on_several_fields_are_refused() {
+        assert_eq!(
+            search(&[], json!({"a": {"$eq": 1}, "b": {"$eq": 2}}), &[]),
+            Err("Conditions across multiple fields are not yet supported. Found: 2.".into())
+        );
+    }
+}
