@@ -52,10 +52,6 @@ fn data_dir(paths: &Paths) -> PathBuf {
 fn logs_dir(paths: &Paths) -> PathBuf {
     Component::Cassandra.dir(paths).join("logs")
 }
-/// Present once the first-start bootstrap has completed.
-fn bootstrapped_marker(paths: &Paths) -> PathBuf {
-    Component::Cassandra.dir(paths).join("bootstrapped")
-}
 
 /// `cassandra.yaml`: a single node on 127.0.0.1 with password authentication and CQL
 /// authorization (as Astra has), every directory under the stack's state folder.
@@ -254,7 +250,7 @@ pub async fn ready(
     let address = format!("127.0.0.1:{}", ports.cql);
     let mut both_rejected_since: Option<Instant> = None;
     step.set_message(format!("waiting for a CQL login on {address}"));
-    let session = loop {
+    let (session, default_password) = loop {
         if let Some(reason) = started.as_mut().and_then(|s| s.exited()) {
             return Err(fail(started.as_deref(), reason));
         }
@@ -265,7 +261,7 @@ pub async fn ready(
             ));
         }
         match superuser_session(&address, secrets).await {
-            Ok(session) => break session,
+            Ok(login) => break login,
             Err(LoginError::Unreachable(reason)) => {
                 tracing::debug!(%reason, "CQL not ready");
                 both_rejected_since = None;
@@ -286,10 +282,11 @@ pub async fn ready(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    if !bootstrapped_marker(paths).is_file() {
+    // The bootstrap changes the superuser's password last: while the default one still works,
+    // the bootstrap has not completed (first start, an interrupted one, or a wiped data folder).
+    if default_password {
         step.set_message("first start: creating default_keyspace and the token and client-id roles");
         bootstrap(&session, secrets).await?;
-        write_file(&bootstrapped_marker(paths), b"", false)?;
     }
     node_info(&session).await
 }
@@ -309,11 +306,15 @@ enum LoginError {
 }
 
 /// A session as the superuser: with the generated password (after the first start), else with
-/// the default one (during the first start, or when an earlier bootstrap stopped half-way).
-async fn superuser_session(address: &str, secrets: &Secrets) -> Result<Session, LoginError> {
+/// the default one (during the first start, or when an earlier bootstrap stopped half-way). The
+/// flag is true when the default password worked.
+async fn superuser_session(address: &str, secrets: &Secrets) -> Result<(Session, bool), LoginError> {
     match connect(address, SUPERUSER, &secrets.cassandra_password).await {
-        Err(LoginError::Rejected(_)) => connect(address, SUPERUSER, SUPERUSER).await,
-        other => other,
+        Ok(session) => Ok((session, false)),
+        Err(LoginError::Rejected(_)) => connect(address, SUPERUSER, SUPERUSER)
+            .await
+            .map(|session| (session, true)),
+        Err(other) => Err(other),
     }
 }
 
