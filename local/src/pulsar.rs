@@ -281,10 +281,18 @@ fn fail(started: Option<&Started>, reason: String) -> Error {
 }
 
 /// Tenant, namespace and the client role's rights, over the admin REST API (409 = exists).
+/// The client role administers its tenant, as an Astra Streaming tenant's token does (it can
+/// list namespaces, create and delete topics); it is not a super-user (no other tenants).
 async fn set_up_tenant(client: &reqwest::Client, base: &str, admin: &str) -> Result<()> {
-    let tenant = serde_json::json!({ "allowedClusters": [CLUSTER], "adminRoles": [] });
+    let tenant = serde_json::json!({ "allowedClusters": [CLUSTER], "adminRoles": [CLIENT_ROLE] });
     let calls = [
-        (reqwest::Method::PUT, format!("{base}/tenants/{TENANT}"), Some(tenant)),
+        (
+            reqwest::Method::PUT,
+            format!("{base}/tenants/{TENANT}"),
+            Some(tenant.clone()),
+        ),
+        // A tenant made by an older stack gets the admin role too (POST updates a tenant).
+        (reqwest::Method::POST, format!("{base}/tenants/{TENANT}"), Some(tenant)),
         (
             reqwest::Method::PUT,
             format!("{base}/namespaces/{TENANT}/{NAMESPACE}"),

@@ -139,9 +139,8 @@ impl AdminApi {
         response.status().as_u16()
     }
 
-    /// The token that administers the tenant. On Astra, the tenant's token does; on the local
-    /// stack the client token does once the tenant lists its role in `adminRoles`, else only
-    /// the super-user token.
+    /// The token that administers the tenant: on Astra and on the local stack, the tenant's
+    /// own token (`ASTRA_STREAMING_TOKEN`), whose role is one of the tenant's `adminRoles`.
     async fn tenant_admin_token(&self) -> String {
         let tenant = env("ASTRA_STREAMING_TENANT");
         let (status, info) = self.get(&format!("tenants/{tenant}")).await;
@@ -149,12 +148,11 @@ impl AdminApi {
         let client_is_admin = info["adminRoles"]
             .as_array()
             .is_some_and(|roles| roles.iter().any(|r| r == "client"));
-        if client_is_admin {
-            env("ASTRA_STREAMING_TOKEN")
-        } else {
-            eprintln!("note: the stack's `client` role is not an admin of tenant {tenant}: using the super-user token");
-            env("ASTRA_LOCAL_PULSAR_ADMIN_TOKEN")
-        }
+        assert!(
+            client_is_admin,
+            "the stack's `client` role must administer tenant {tenant}: {info}"
+        );
+        env("ASTRA_STREAMING_TOKEN")
     }
 }
 
