@@ -421,7 +421,11 @@ async fn every_message_is_received_and_acknowledged_exactly_once() {
 #[test]
 #[ignore = "needs the local stack: run scripts/test"]
 fn a_thousand_messages() {
-    let run = run_sample(&stack_vars(), &["--messages", "1000"]);
+    // A topic of its own: runs on the shared topic would deliver their messages to this one's
+    // subscription too, and the exact counts below would not hold.
+    let topic = unique("thousand");
+    let vars = with(&stack_vars(), &[("ASTRA_STREAMING_TOPIC", Some(&topic))]);
+    let run = run_sample(&vars, &["--messages", "1000"]);
     assert_eq!(run.code, Some(0), "stdout: {}\nstderr: {}", run.stdout, run.stderr);
     assert!(
         run.stdout
@@ -452,7 +456,14 @@ fn a_thousand_messages() {
 #[test]
 #[ignore = "needs the local stack: run scripts/test"]
 fn messages_variable_sets_the_count() {
-    let vars = with(&stack_vars(), &[("SAMPLE_PULSAR_MESSAGES", Some("3"))]);
+    let topic = unique("count");
+    let vars = with(
+        &stack_vars(),
+        &[
+            ("SAMPLE_PULSAR_MESSAGES", Some("3")),
+            ("ASTRA_STREAMING_TOPIC", Some(&topic)),
+        ],
+    );
     let run = run_sample(&vars, &[]);
     assert_eq!(run.code, Some(0), "stdout: {}\nstderr: {}", run.stdout, run.stderr);
     assert!(
@@ -522,7 +533,10 @@ fn plaintext_url_to_loopback_is_accepted() {
     // The stack keeps Pulsar's plaintext port 6650 open for debugging.
     let vars = with(
         &stack_vars(),
-        &[("ASTRA_STREAMING_SERVICE_URL", Some("pulsar://127.0.0.1:6650"))],
+        &[
+            ("ASTRA_STREAMING_SERVICE_URL", Some("pulsar://127.0.0.1:6650")),
+            ("ASTRA_STREAMING_TOPIC", Some(&unique("plaintext"))),
+        ],
     );
     let run = run_sample(&vars, &["--messages", "2"]);
     assert_eq!(run.code, Some(0), "stdout: {}\nstderr: {}", run.stdout, run.stderr);
