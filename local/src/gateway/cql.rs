@@ -37,6 +37,22 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// A bind value: a value, a CQL null (`Set(None)`), or left unset.
 pub type Bind = MaybeUnset<Option<CqlValue>>;
 
+/// How often, and how long apart, a statement is retried when the node says its table does not
+/// exist although the schema lists it. Cassandra writes a new table into `system_schema` a
+/// moment before it accepts statements on it, so a client that sees another client's fresh
+/// table can hit that window; Stargate reads the node's live schema and never sees it.
+const SCHEMA_RACE_RETRIES: u32 = 5;
+const SCHEMA_RACE_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// True for the node's answers inside that window: "table … does not exist" (Cassandra 5;
+/// older: "unconfigured table") and, for a write, "Unknown CF <table id>" (the table is in the
+/// schema but its storage is not open yet). Neither applied anything, so a retry is safe.
+fn is_schema_race(message: &str) -> bool {
+    (message.contains("table ") && message.contains("does not exist"))
+        || message.contains("unconfigured table")
+        || message.contains("Unknown CF ")
+}
+
 /// A failed statement, classified the way Stargate's gRPC layer classifies Cassandra's errors
 /// (reference §5.3). The REST API maps the same code to HTTP (reference §0).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -313,9 +329,20 @@ impl Cql {
     /// Prepares `cql` (cached), with unqualified names resolved in `keyspace` when given.
     pub async fn prepare(&self, cql: &str, keyspace: Option<&str>) -> Result<PreparedStatement, CqlError> {
         let statement = Statement::new(cql);
-        match self.scoped(keyspace).await? {
-            Some(scoped) => Ok(scoped.add_prepared_statement(&statement).await?),
-            None => Ok(self.session.add_prepared_statement(&statement).await?),
+        let scoped = self.scoped(keyspace).await?;
+        let mut attempt = 0;
+        loop {
+            let prepared = match &scoped {
+                Some(scoped) => scoped.add_prepared_statement(&statement).await,
+                None => self.session.add_prepared_statement(&statement).await,
+            };
+            match prepared {
+                Err(error) if attempt < SCHEMA_RACE_RETRIES && is_schema_race(&error.to_string()) => {
+                    attempt += 1;
+                    tokio::time::sleep(SCHEMA_RACE_PAUSE).await;
+                }
+                other => return Ok(other?),
+            }
         }
     }
 
@@ -337,7 +364,20 @@ impl Cql {
             Some(state) => PagingState::new_from_raw_bytes(state.as_slice()),
             None => PagingState::start(),
         };
-        let (result, paging_response) = self.session().execute_single_page(&prepared, values, paging).await?;
+        let mut attempt = 0;
+        let (result, paging_response) = loop {
+            match self
+                .session()
+                .execute_single_page(&prepared, values.clone(), paging.clone())
+                .await
+            {
+                Err(error) if attempt < SCHEMA_RACE_RETRIES && is_schema_race(&error.to_string()) => {
+                    attempt += 1;
+                    tokio::time::sleep(SCHEMA_RACE_PAUSE).await;
+                }
+                other => break other?,
+            }
+        };
         let warnings = result.warnings().map(str::to_string).collect();
         if !result.is_rows() {
             return Ok(Outcome { page: None, warnings });

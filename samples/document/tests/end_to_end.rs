@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use scylla::client::session::Session;
@@ -71,18 +70,6 @@ fn with(vars: &[(&'static str, String)], overrides: &[(&'static str, Option<&str
         }
     }
     out
-}
-
-/// Makes sure the collection exists before the tests run the sample side by side. The local
-/// gateway lists a collection as soon as its table appears in `system_schema`, a moment before
-/// Cassandra accepts writes to it, so runs racing the very first creation can fail with
-/// "table … does not exist" (Stargate, which reads Cassandra's live schema, does not do that).
-fn collection_ready() {
-    static READY: Once = Once::new();
-    READY.call_once(|| {
-        let run = run_sample(&stack_vars(), &["--documents", "3"]);
-        assert_eq!(run.code, Some(0), "warm-up run: {}\n{}", run.stdout, run.stderr);
-    });
 }
 
 /// The documents a run wrote: the chosen id, then the generated ones.
@@ -182,7 +169,6 @@ async fn assert_no_documents_left(session: &Session, ids: &[String]) {
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn full_tour_prints_every_step_and_leaves_no_documents() {
-    collection_ready();
     let run = run_sample(&stack_vars(), &[]);
     let ids = assert_success(&run);
     assert_eq!(ids.len(), 5, "{ids:?}");
@@ -228,7 +214,6 @@ async fn full_tour_prints_every_step_and_leaves_no_documents() {
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn kept_documents_show_the_writes_in_cql() {
-    collection_ready();
     let run = run_sample(&stack_vars(), &["--keep", "--documents", "3"]);
     let ids = assert_success(&run);
     assert!(
@@ -263,7 +248,6 @@ async fn kept_documents_show_the_writes_in_cql() {
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn stargate_user_and_password_get_a_token_from_the_auth_api() {
-    collection_ready();
     let vars = with(
         &stack_vars(),
         &[
@@ -288,7 +272,6 @@ async fn stargate_user_and_password_get_a_token_from_the_auth_api() {
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn stargate_docs_url_wins_over_the_rest_url() {
-    collection_ready();
     // Stargate v2 serves the Document API on its own port: STARGATE_DOCS_URL points there.
     let vars = with(
         &stack_vars(),
@@ -394,7 +377,6 @@ fn missing_namespace_is_a_404_with_the_apis_description() {
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn three_runs_in_a_row_leave_nothing_behind() {
-    collection_ready();
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.extend(assert_success(&run_sample(&stack_vars(), &[])));
@@ -405,7 +387,6 @@ async fn three_runs_in_a_row_leave_nothing_behind() {
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn four_runs_at_once_leave_nothing_behind() {
-    collection_ready();
     let runs: Vec<_> = (0..4)
         .map(|_| std::thread::spawn(|| run_sample(&stack_vars(), &[])))
         .collect();

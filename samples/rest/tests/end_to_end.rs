@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use scylla::client::session::Session;
@@ -71,18 +70,6 @@ fn with(vars: &[(&'static str, String)], overrides: &[(&'static str, Option<&str
         }
     }
     out
-}
-
-/// Makes sure the table exists before the tests run the sample side by side. The local gateway
-/// reports a table as soon as it appears in `system_schema`, a moment before Cassandra accepts
-/// writes to it, so runs racing the very first creation can fail with "table … does not exist"
-/// (Stargate, which reads Cassandra's live schema, does not do that).
-fn table_ready() {
-    static READY: Once = Once::new();
-    READY.call_once(|| {
-        let run = run_sample(&stack_vars(), &["--rows", "3"]);
-        assert_eq!(run.code, Some(0), "warm-up run: {}\n{}", run.stdout, run.stderr);
-    });
 }
 
 /// A successful run: exit 0, the tour's last lines, and its run id.
@@ -159,7 +146,6 @@ async fn rows_of_run(session: &Session, run_id: Uuid) -> Vec<(i32, String, bool)
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn full_tour_prints_every_step_and_leaves_no_rows() {
-    table_ready();
     let run = run_sample(&stack_vars(), &[]);
     let run_id = assert_success(&run);
     let out = &run.stdout;
@@ -219,7 +205,6 @@ async fn full_tour_prints_every_step_and_leaves_no_rows() {
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn kept_rows_show_the_writes_in_cql() {
-    table_ready();
     let run = run_sample(&stack_vars(), &["--keep", "--rows", "5"]);
     let run_id = assert_success(&run);
     assert!(
@@ -249,7 +234,6 @@ async fn kept_rows_show_the_writes_in_cql() {
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn stargate_user_and_password_get_a_token_from_the_auth_api() {
-    table_ready();
     let vars = with(
         &stack_vars(),
         &[
@@ -389,7 +373,6 @@ fn missing_keyspace_is_a_400_with_the_apis_description() {
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn three_runs_in_a_row_leave_nothing_behind() {
-    table_ready();
     let mut run_ids = Vec::new();
     for _ in 0..3 {
         run_ids.push(assert_success(&run_sample(&stack_vars(), &[])));
@@ -406,7 +389,6 @@ async fn three_runs_in_a_row_leave_nothing_behind() {
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn four_runs_at_once_leave_nothing_behind() {
-    table_ready();
     let runs: Vec<_> = (0..4)
         .map(|_| std::thread::spawn(|| run_sample(&stack_vars(), &[])))
         .collect();
