@@ -523,6 +523,9 @@ pub fn env_lines(paths: &Paths) -> Result<Vec<String>> {
         ("STARGATE_AUTH_URL", "http://localhost:8081".into()),
         ("STARGATE_REST_URL", "http://localhost:8082".into()),
         ("STARGATE_GRPC_ENDPOINT", "http://localhost:8090".into()),
+        ("STARGATE_GRAPHQL_URL", "http://localhost:8080".into()),
+        // The gateway's Data API, on the self-hosted Data API's port (append /api/json/v1/{keyspace}).
+        ("ASTRA_DB_API_ENDPOINT", "http://localhost:8181".into()),
         ("STARGATE_USERNAME", secrets.client_id.clone()),
         ("STARGATE_PASSWORD", secrets.client_secret.clone()),
         ("ASTRA_DEVOPS_URL", crate::devops::url(ports.devops)),

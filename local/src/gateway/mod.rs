@@ -1,8 +1,9 @@
-//! The Stargate-compatible gateway: Stargate's Auth API (8081), REST API v2 (8082) and gRPC API
-//! (8090), every request turned into CQL against the stack's real Cassandra.
+//! The Stargate-compatible gateway: Stargate's Auth API (8081), REST API v2 (8082), gRPC API
+//! (8090), GraphQL API (8080) and the Data API (8181), every request turned into CQL against the
+//! stack's real Cassandra.
 //!
 //! One module per protocol, named as in Stargate's docs: [`auth`], [`rest`], [`documents`] (the
-//! Document API, on the REST port) and [`grpc`]; [`cql`] owns
+//! Document API, on the REST port), [`grpc`], [`graphql`] and [`data_api`]; [`cql`] owns
 //! the driver session and builds the CQL; [`values`] converts CQL values to and from Stargate's
 //! JSON. Handlers are thin: parse, translate to CQL, run, render.
 //!
@@ -18,7 +19,9 @@
 
 pub mod auth;
 pub mod cql;
+pub mod data_api;
 pub mod documents;
+pub mod graphql;
 pub mod grpc;
 pub mod rest;
 pub mod values;
@@ -47,6 +50,10 @@ pub struct GatewayConfig {
     pub rest_addr: SocketAddr,
     /// gRPC API (Stargate: 8090).
     pub grpc_addr: SocketAddr,
+    /// GraphQL API (Stargate: 8080).
+    pub graphql_addr: SocketAddr,
+    /// Data API (the self-hosted Data API's port: 8181).
+    pub data_api_addr: SocketAddr,
     /// Lifetime of a token from `/v1/auth` since its last use (Stargate: 1800 s).
     pub token_ttl: Duration,
     /// Accept `AstraCS:` application tokens directly, as Astra does.
@@ -65,6 +72,8 @@ impl std::fmt::Debug for GatewayConfig {
             .field("auth_addr", &self.auth_addr)
             .field("rest_addr", &self.rest_addr)
             .field("grpc_addr", &self.grpc_addr)
+            .field("graphql_addr", &self.graphql_addr)
+            .field("data_api_addr", &self.data_api_addr)
             .finish_non_exhaustive()
     }
 }
@@ -73,6 +82,7 @@ impl std::fmt::Debug for GatewayConfig {
 pub const DEFAULT_AUTH_PORT: u16 = 8081;
 pub const DEFAULT_REST_PORT: u16 = 8082;
 pub const DEFAULT_GRPC_PORT: u16 = 8090;
+pub const DEFAULT_GRAPHQL_PORT: u16 = 8080;
 
 impl GatewayConfig {
     /// Stargate's ports on 127.0.0.1 and Stargate's defaults.
@@ -85,6 +95,8 @@ impl GatewayConfig {
             auth_addr: local(DEFAULT_AUTH_PORT),
             rest_addr: local(DEFAULT_REST_PORT),
             grpc_addr: local(DEFAULT_GRPC_PORT),
+            graphql_addr: local(DEFAULT_GRAPHQL_PORT),
+            data_api_addr: local(data_api::DEFAULT_PORT),
             token_ttl: Duration::from_secs(1800),
             accept_application_tokens: true,
             rest_cql_enabled: false,
@@ -98,6 +110,8 @@ impl GatewayConfig {
         self.auth_addr = any;
         self.rest_addr = any;
         self.grpc_addr = any;
+        self.graphql_addr = any;
+        self.data_api_addr = any;
         self
     }
 }
@@ -130,6 +144,8 @@ pub struct GatewayAddrs {
     pub auth: SocketAddr,
     pub rest: SocketAddr,
     pub grpc: SocketAddr,
+    pub graphql: SocketAddr,
+    pub data_api: SocketAddr,
 }
 
 /// What every handler shares.
@@ -145,6 +161,8 @@ pub struct Gateway {
     auth: TcpListener,
     rest: TcpListener,
     grpc: TcpListener,
+    graphql: TcpListener,
+    data_api: TcpListener,
     addrs: GatewayAddrs,
 }
 
@@ -155,7 +173,7 @@ async fn listen(purpose: &'static str, addr: SocketAddr) -> Result<TcpListener, 
 }
 
 impl Gateway {
-    /// Logs in to Cassandra, creates the token table if needed, and binds the three ports.
+    /// Logs in to Cassandra, creates the token table if needed, and binds the five ports.
     pub async fn bind(config: GatewayConfig) -> Result<Self, GatewayError> {
         let cql = Cql::connect(&config.contact_point, &config.username, &config.password)
             .await
@@ -178,6 +196,8 @@ impl Gateway {
         let auth = listen("Auth API", config.auth_addr).await?;
         let rest = listen("REST API", config.rest_addr).await?;
         let grpc = listen("gRPC API", config.grpc_addr).await?;
+        let graphql = listen("GraphQL API", config.graphql_addr).await?;
+        let data_api = listen("Data API", config.data_api_addr).await?;
         let addr = |l: &TcpListener, purpose, configured| {
             l.local_addr().map_err(|source| GatewayError::Bind {
                 purpose,
@@ -189,12 +209,16 @@ impl Gateway {
             auth: addr(&auth, "Auth API", config.auth_addr)?,
             rest: addr(&rest, "REST API", config.rest_addr)?,
             grpc: addr(&grpc, "gRPC API", config.grpc_addr)?,
+            graphql: addr(&graphql, "GraphQL API", config.graphql_addr)?,
+            data_api: addr(&data_api, "Data API", config.data_api_addr)?,
         };
         Ok(Self {
             shared: Arc::new(Shared { cql, tokens, config }),
             auth,
             rest,
             grpc,
+            graphql,
+            data_api,
             addrs,
         })
     }
@@ -221,10 +245,14 @@ impl Gateway {
         let auth_app = auth::router(auth_state, "");
         let rest_app = rest::router(self.shared.clone());
         let grpc_service = grpc::service(self.shared.clone());
-        tracing::info!(auth = %self.addrs.auth, rest = %self.addrs.rest, grpc = %self.addrs.grpc, "Stargate-compatible gateway listening");
+        let graphql_app = graphql::router(self.shared.clone()).map_err(|reason| GatewayError::Setup { reason })?;
+        let data_api_app = data_api::router(self.shared.clone());
+        tracing::info!(auth = %self.addrs.auth, rest = %self.addrs.rest, grpc = %self.addrs.grpc, graphql = %self.addrs.graphql, data_api = %self.addrs.data_api, "Stargate-compatible gateway listening");
 
         let auth = axum::serve(self.auth, auth_app).with_graceful_shutdown(stopped(stop_rx.clone()));
         let rest = axum::serve(self.rest, rest_app).with_graceful_shutdown(stopped(stop_rx.clone()));
+        let graphql = axum::serve(self.graphql, graphql_app).with_graceful_shutdown(stopped(stop_rx.clone()));
+        let data_api = axum::serve(self.data_api, data_api_app).with_graceful_shutdown(stopped(stop_rx.clone()));
         let grpc = tonic::transport::Server::builder()
             .add_service(grpc_service)
             .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(self.grpc), stopped(stop_rx));
@@ -238,6 +266,18 @@ impl Gateway {
         servers.spawn(async move {
             rest.await.map_err(|e| GatewayError::Serve {
                 purpose: "REST API",
+                reason: e.to_string(),
+            })
+        });
+        servers.spawn(async move {
+            data_api.await.map_err(|e| GatewayError::Serve {
+                purpose: "Data API",
+                reason: e.to_string(),
+            })
+        });
+        servers.spawn(async move {
+            graphql.await.map_err(|e| GatewayError::Serve {
+                purpose: "GraphQL API",
                 reason: e.to_string(),
             })
         });

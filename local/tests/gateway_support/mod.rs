@@ -113,6 +113,9 @@ impl TestGateway {
     pub fn grpc_url(&self) -> String {
         format!("http://{}", self.addrs.grpc)
     }
+    pub fn graphql_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addrs.graphql)
+    }
 
     /// A request to the REST port with the stack's application token.
     pub async fn rest(&self, method: Method, path: &str, body: Option<&str>) -> (StatusCode, String) {
