@@ -65,7 +65,10 @@ fn ok_status(status: Value) -> Answer {
 fn unknown_command(name: &str, kind: &str, known: &[&str]) -> DataApiError {
     DataApiError::new(
         Code::CommandUnknown,
-        format!("\"{name}\" not one of \"{kind}\"s: known commands are [{}]", known.join(", ")),
+        format!(
+            "\"{name}\" not one of \"{kind}\"s: known commands are [{}]",
+            known.join(", ")
+        ),
     )
 }
 
@@ -75,7 +78,11 @@ fn check_fields(name: &str, command: &Value, fields: &[&str], options: &[&str]) 
         DataApiError::new(
             Code::InvalidRequestUnknownField,
             format!("unrecognized field \"{field}\" for {within} (known fields: [{}])", {
-                if within.ends_with("options") { options.join(", ") } else { fields.join(", ") }
+                if within.ends_with("options") {
+                    options.join(", ")
+                } else {
+                    fields.join(", ")
+                }
             }),
         )
     };
@@ -106,7 +113,10 @@ fn check_fields(name: &str, command: &Value, fields: &[&str], options: &[&str]) 
 }
 
 fn option<'a>(command: &'a Value, name: &str) -> Option<&'a Value> {
-    command.get("options").and_then(|o| o.get(name)).filter(|v| !v.is_null())
+    command
+        .get("options")
+        .and_then(|o| o.get(name))
+        .filter(|v| !v.is_null())
 }
 
 fn bool_option(command: &Value, name: &str) -> Result<bool> {
@@ -156,9 +166,7 @@ pub async fn keyspace_command(cql: &Cql, keyspace: &str, name: &str, command: &V
 
 fn collection_name(command: &Value) -> Result<String> {
     let name = command.get("name").and_then(Value::as_str).unwrap_or_default();
-    let valid = !name.is_empty()
-        && name.len() <= 48
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid = !name.is_empty() && name.len() <= 48 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
         return Err(DataApiError::new(
             Code::CommandFieldInvalid,
@@ -171,7 +179,12 @@ fn collection_name(command: &Value) -> Result<String> {
 }
 
 async fn create_collection(cql: &Cql, keyspace: &str, command: &Value) -> Result<Answer> {
-    check_fields("createCollection", command, &["name", "options"], &["vector", "defaultId", "indexing"])?;
+    check_fields(
+        "createCollection",
+        command,
+        &["name", "options"],
+        &["vector", "defaultId", "indexing"],
+    )?;
     let name = collection_name(command)?;
     let options = CollectionOptions::parse(command.get("options"))?;
     if !cql.keyspace_exists(keyspace).await {
@@ -294,7 +307,9 @@ fn check_field_names(value: &Value, top: bool) -> Result<()> {
                 } else if key.starts_with('$') && !(top && key == "$vector") {
                     Some(format!("field name ('{key}') starts with '$'"))
                 } else if key.contains('.') {
-                    Some(format!("field name ('{key}') contains character '.' which is not allowed"))
+                    Some(format!(
+                        "field name ('{key}') contains character '.' which is not allowed"
+                    ))
                 } else {
                     None
                 };
@@ -325,7 +340,12 @@ fn page_state(state: &str) -> Result<String> {
         .decode(state)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| DataApiError::new(Code::CommandFieldInvalid, "field 'command.options.pageState' value not valid"))
+        .ok_or_else(|| {
+            DataApiError::new(
+                Code::CommandFieldInvalid,
+                "field 'command.options.pageState' value not valid",
+            )
+        })
 }
 
 impl Ctx<'_> {
@@ -336,7 +356,10 @@ impl Ctx<'_> {
             let found = document.map(storage::type_name).unwrap_or("null");
             return Err(DataApiError::new(
                 Code::ShredBadDocumentType,
-                format!("document to shred must be a JSON Object, instead got {}", found.to_uppercase()),
+                format!(
+                    "document to shred must be a JSON Object, instead got {}",
+                    found.to_uppercase()
+                ),
             ));
         };
         let doc = Value::Object(map.clone());
@@ -401,7 +424,12 @@ impl Ctx<'_> {
     }
 
     async fn insert_many(&self, command: &Value) -> Result<Answer> {
-        check_fields("insertMany", command, &["documents", "options"], &["ordered", "returnDocumentResponses"])?;
+        check_fields(
+            "insertMany",
+            command,
+            &["documents", "options"],
+            &["ordered", "returnDocumentResponses"],
+        )?;
         let documents = command.get("documents").and_then(Value::as_array).ok_or_else(|| {
             DataApiError::new(
                 Code::CommandFieldInvalid,
@@ -427,7 +455,10 @@ impl Ctx<'_> {
         let mut outcomes: Vec<Option<Result<bool>>> = vec![None; prepared.len()];
         if ordered {
             for (i, p) in prepared.iter().enumerate() {
-                let outcome = self.coll.insert(self.cql, &p.id.key(), &p.doc, p.vector.as_deref()).await;
+                let outcome = self
+                    .coll
+                    .insert(self.cql, &p.id.key(), &p.doc, p.vector.as_deref())
+                    .await;
                 let stop = !matches!(outcome, Ok(true));
                 outcomes[i] = Some(outcome);
                 if stop {
@@ -585,9 +616,7 @@ impl Ctx<'_> {
 
     fn render(projection: &Projection, row: &Row, similarity: Option<f64>, include_similarity: bool) -> Value {
         let mut doc = projection.apply(&row.doc);
-        if include_similarity
-            && let (Some(score), Value::Object(map)) = (similarity, &mut doc)
-        {
+        if include_similarity && let (Some(score), Value::Object(map)) = (similarity, &mut doc) {
             map.insert("$similarity".into(), json!(score));
         }
         doc
@@ -645,8 +674,13 @@ impl Ctx<'_> {
                 } else {
                     let after = state.map(|s| s.strip_prefix("k:").unwrap_or(&s).to_string());
                     let (rows, more) = self.scan(&filter, after, want).await?;
-                    let next = more.filter(|_| limit.is_none_or(|l| l > want)).map(|key| format!("k:{key}"));
-                    (rows.iter().map(|r| Self::render(&projection, r, None, false)).collect(), next)
+                    let next = more
+                        .filter(|_| limit.is_none_or(|l| l > want))
+                        .map(|key| format!("k:{key}"));
+                    (
+                        rows.iter().map(|r| Self::render(&projection, r, None, false)).collect(),
+                        next,
+                    )
                 }
             }
             Sort::Vector(_) => {
@@ -685,7 +719,9 @@ impl Ctx<'_> {
                 (documents, next)
             }
         };
-        let next = next.map(|s| Value::String(URL_SAFE_NO_PAD.encode(s))).unwrap_or(Value::Null);
+        let next = next
+            .map(|s| Value::String(URL_SAFE_NO_PAD.encode(s)))
+            .unwrap_or(Value::Null);
         let mut body = json!({ "data": { "documents": documents, "nextPageState": next } });
         if bool_option(command, "includeSortVector")? {
             body["status"] = json!({ "sortVector": sort_vector(&sort) });
@@ -728,7 +764,13 @@ impl Ctx<'_> {
             if self.coll.replace(self.cql, &row, &new_doc, vector.as_deref()).await? {
                 return Ok(Some((row.doc, new_doc)));
             }
-            match self.coll.get(self.cql, std::slice::from_ref(&row.key)).await?.into_iter().next() {
+            match self
+                .coll
+                .get(self.cql, std::slice::from_ref(&row.key))
+                .await?
+                .into_iter()
+                .next()
+            {
                 Some(fresh) if filter.matches(&fresh.doc) => row = fresh,
                 _ => return Ok(None),
             }
@@ -793,20 +835,34 @@ impl Ctx<'_> {
     }
 
     async fn update_one(&self, command: &Value) -> Result<Answer> {
-        check_fields("updateOne", command, &["filter", "update", "sort", "options"], &["upsert"])?;
+        check_fields(
+            "updateOne",
+            command,
+            &["filter", "update", "sort", "options"],
+            &["upsert"],
+        )?;
         let filter = filter::parse(command.get("filter"))?;
         let sort = Sort::parse(command.get("sort"))?;
         let edit = Edit::Update(Update::parse(command.get("update"))?);
-        let result = self.change_one(&filter, &sort, bool_option(command, "upsert")?, &edit).await?;
+        let result = self
+            .change_one(&filter, &sort, bool_option(command, "upsert")?, &edit)
+            .await?;
         Ok(ok_status(Self::change_status(&result)))
     }
 
     async fn replace_one(&self, command: &Value) -> Result<Answer> {
-        check_fields("replaceOne", command, &["filter", "replacement", "sort", "options"], &["upsert"])?;
+        check_fields(
+            "replaceOne",
+            command,
+            &["filter", "replacement", "sort", "options"],
+            &["upsert"],
+        )?;
         let filter = filter::parse(command.get("filter"))?;
         let sort = Sort::parse(command.get("sort"))?;
         let edit = Edit::Replace(self.replacement(command)?);
-        let result = self.change_one(&filter, &sort, bool_option(command, "upsert")?, &edit).await?;
+        let result = self
+            .change_one(&filter, &sort, bool_option(command, "upsert")?, &edit)
+            .await?;
         Ok(ok_status(Self::change_status(&result)))
     }
 
@@ -841,11 +897,15 @@ impl Ctx<'_> {
             Some(other) => {
                 return Err(DataApiError::new(
                     Code::CommandFieldInvalid,
-                    format!("field 'command.options.returnDocument' value \"{other}\" not valid. Problem: value must be 'before' or 'after'."),
+                    format!(
+                        "field 'command.options.returnDocument' value \"{other}\" not valid. Problem: value must be 'before' or 'after'."
+                    ),
                 ));
             }
         };
-        let result = self.change_one(&filter, &sort, bool_option(command, "upsert")?, &edit).await?;
+        let result = self
+            .change_one(&filter, &sort, bool_option(command, "upsert")?, &edit)
+            .await?;
         let shown = if after { &result.after } else { &result.before };
         let document = shown.as_ref().map(|d| projection.apply(d)).unwrap_or(Value::Null);
         Ok(Answer {
@@ -861,11 +921,17 @@ impl Ctx<'_> {
 
     async fn find_one_and_replace(&self, command: &Value) -> Result<Answer> {
         let edit = Edit::Replace(self.replacement(command)?);
-        self.find_one_and(command, edit, "findOneAndReplace", "replacement").await
+        self.find_one_and(command, edit, "findOneAndReplace", "replacement")
+            .await
     }
 
     async fn update_many(&self, command: &Value) -> Result<Answer> {
-        check_fields("updateMany", command, &["filter", "update", "options"], &["upsert", "pageState"])?;
+        check_fields(
+            "updateMany",
+            command,
+            &["filter", "update", "options"],
+            &["upsert", "pageState"],
+        )?;
         let filter = filter::parse(command.get("filter"))?;
         let update = Update::parse(command.get("update"))?;
         let upsert = bool_option(command, "upsert")?;
@@ -956,7 +1022,13 @@ impl Ctx<'_> {
                     deleted += 1;
                     break;
                 }
-                match self.coll.get(self.cql, std::slice::from_ref(&row.key)).await?.into_iter().next() {
+                match self
+                    .coll
+                    .get(self.cql, std::slice::from_ref(&row.key))
+                    .await?
+                    .into_iter()
+                    .next()
+                {
                     Some(fresh) if filter.matches(&fresh.doc) => row = fresh,
                     _ => break,
                 }

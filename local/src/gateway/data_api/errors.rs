@@ -120,8 +120,10 @@ impl Code {
                 "The replace document and document resolved using filter have different _id"
             }
             Code::ExistingCollectionDifferentSettings => "Collection already exists",
-            Code::ExistingTableNotDataApiCollection => "Existing table not valid Data API Collection",
-            Code::FilterMultipleIdFilter => "Cannot have more than one _id equals filter clause: use $in operator instead",
+            Code::ExistingTableNotDataApiCollection => "Existing table is not a valid Data API collection",
+            Code::FilterMultipleIdFilter => {
+                "Cannot have more than one _id equals filter clause: use $in operator instead"
+            }
             Code::InvalidCreateCollectionOptions => "The provided options are invalid",
             Code::InvalidFilterExpression => "Invalid filter expression",
             Code::InvalidRequest => "Request not supported by the data store",
@@ -160,32 +162,46 @@ impl Code {
         }
     }
 
-    /// `SERVER` for failures of the service, `REQUEST` for everything a client can fix.
+    /// The error's family, as the Data API (v1.0.34) classifies its `ErrorCodeV1` codes: `SERVER`
+    /// for codes named `SERVER_…` and a fixed few, `REQUEST` for the rest.
     pub fn family(self) -> &'static str {
-        if self.name().starts_with("SERVER") || self == Code::ConcurrencyFailure {
+        let server = matches!(
+            self,
+            Code::ConcurrencyFailure | Code::VectorSearchNotSupported | Code::UnauthenticatedRequest
+        );
+        if server || self.name().starts_with("SERVER") {
             "SERVER"
         } else {
             "REQUEST"
         }
     }
 
-    /// The area of the request at fault, from the code's name ("" when none applies).
+    /// The area of the request at fault: a fixed few by code, the rest from words in the code's
+    /// name, in the Data API's order ("" when none applies).
     pub fn scope(self) -> &'static str {
-        let name = self.name();
         match self {
-            Code::ServerInternalError => "",
-            Code::InvalidCreateCollectionOptions | Code::VectorSearchInvalidFunctionName => "SCHEMA",
-            Code::VectorSearchTooBigValue => "SCHEMA",
-            Code::VectorSearchUsageError => "SORT",
-            Code::UnauthenticatedRequest => "",
-            _ if name.contains("SCHEMA") => "SCHEMA",
-            _ if name.contains("FILTER") => "FILTER",
-            _ if name.contains("SORT") => "SORT",
-            _ if name.contains("UPDATE") => "UPDATE",
-            _ if name.contains("SHRED") || name.contains("DOCUMENT") => "DOCUMENT",
-            _ if name.contains("PROJECTION") => "PROJECTION",
-            _ => "",
+            Code::ServerInternalError => return "",
+            Code::InvalidCreateCollectionOptions
+            | Code::VectorSearchInvalidFunctionName
+            | Code::VectorSearchTooBigValue => return "SCHEMA",
+            Code::VectorSearchUsageError => return "SORT",
+            _ => {}
         }
+        let name = self.name();
+        let words: [(&str, &str); 8] = [
+            ("SCHEMA", "SCHEMA"),
+            ("FILTER", "FILTER"),
+            ("SORT", "SORT"),
+            ("INDEX", "INDEX"),
+            ("UPDATE", "UPDATE"),
+            ("SHRED", "DOCUMENT"),
+            ("DOCUMENT", "DOCUMENT"),
+            ("PROJECTION", "PROJECTION"),
+        ];
+        words
+            .iter()
+            .find(|(word, _)| name.contains(word))
+            .map_or("", |(_, scope)| scope)
     }
 }
 

@@ -111,7 +111,9 @@ fn parse_field(path: &str, value: &Value) -> Result<Filter> {
             op: Op::Eq(value.clone()),
         });
     }
-    let Value::Object(ops) = value else { unreachable!("checked above") };
+    let Value::Object(ops) = value else {
+        unreachable!("checked above")
+    };
     let mut conditions = Vec::with_capacity(ops.len());
     for (op, operand) in ops {
         let list = |name: &str| -> Result<Vec<Value>> {
@@ -141,7 +143,12 @@ fn parse_field(path: &str, value: &Value) -> Result<Filter> {
             "$size" => {
                 let size = operand
                     .as_u64()
-                    .or_else(|| operand.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+                    .or_else(|| {
+                        operand
+                            .as_f64()
+                            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                            .map(|f| f as u64)
+                    })
                     .ok_or_else(|| invalid("'$size' operator must have a non-negative integer value"))?;
                 Op::Size(usize::try_from(size).unwrap_or(usize::MAX))
             }
@@ -213,7 +220,10 @@ impl Filter {
     /// The `$eq` conditions on plain values at the top level: an upsert starts from these.
     pub fn equalities(&self) -> Vec<(String, Value)> {
         match self {
-            Filter::Field { path, op: Op::Eq(value) } => vec![(path.clone(), value.clone())],
+            Filter::Field {
+                path,
+                op: Op::Eq(value),
+            } => vec![(path.clone(), value.clone())],
             Filter::And(all) => all.iter().flat_map(Filter::equalities).collect(),
             _ => Vec::new(),
         }
@@ -223,7 +233,9 @@ impl Filter {
 fn eq_matches(field: Option<&Value>, value: &Value) -> bool {
     match field {
         None => false,
-        Some(field) => equal(field, value) || matches!(field, Value::Array(items) if items.iter().any(|i| equal(i, value))),
+        Some(field) => {
+            equal(field, value) || matches!(field, Value::Array(items) if items.iter().any(|i| equal(i, value)))
+        }
     }
 }
 

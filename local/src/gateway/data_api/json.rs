@@ -22,7 +22,10 @@ fn decimal(number: &Number) -> Decimal {
         None => (false, text.as_str()),
     };
     let (mantissa, exponent) = match text.find(['e', 'E']) {
-        Some(i) => (&text[..i], text[i + 1..].trim_start_matches('+').parse::<i64>().unwrap_or(0)),
+        Some(i) => (
+            &text[..i],
+            text[i + 1..].trim_start_matches('+').parse::<i64>().unwrap_or(0),
+        ),
         None => (text, 0),
     };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -160,7 +163,11 @@ pub fn get_or_create<'a>(doc: &'a mut Value, path: &str, default: Value) -> Resu
     let mut current = doc;
     for (i, segment) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
-        let fill = if last { default.clone() } else { Value::Object(Map::new()) };
+        let fill = if last {
+            default.clone()
+        } else {
+            Value::Object(Map::new())
+        };
         current = match current {
             Value::Object(map) => map.entry(segment.to_string()).or_insert(fill),
             Value::Array(items) => {

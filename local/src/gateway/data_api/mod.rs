@@ -44,7 +44,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
     for prefix in ["", "/api/json"] {
         router = router
             .route(&format!("{prefix}/v1/{{keyspace}}"), post(keyspace_request))
-            .route(&format!("{prefix}/v1/{{keyspace}}/{{collection}}"), post(collection_request));
+            .route(
+                &format!("{prefix}/v1/{{keyspace}}/{{collection}}"),
+                post(collection_request),
+            );
     }
     router
         .route("/stargate/health", get(|| async { "UP" }))
@@ -90,17 +93,17 @@ async fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Answer>
                 "message": format!("Role unauthorized for operation: Missing token, expecting one in the {TOKEN_HEADER} header."),
             }]}),
         }),
-        Err(TokenError::Invalid) => {
-            Err(DataApiError::plain(Code::UnauthenticatedRequest).status(StatusCode::UNAUTHORIZED).into())
-        }
+        Err(TokenError::Invalid) => Err(DataApiError::plain(Code::UnauthenticatedRequest)
+            .status(StatusCode::UNAUTHORIZED)
+            .into()),
         Err(TokenError::Unavailable(reason)) => Err(DataApiError::database(reason).into()),
     }
 }
 
 /// The command's name and body, from `{"<name>": {…}}`.
 fn parse_command(body: &Bytes) -> Result<(String, Value), DataApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| DataApiError::new(Code::InvalidRequestNotJson, e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| DataApiError::new(Code::InvalidRequestNotJson, e.to_string()))?;
     match value {
         Value::Object(map) if map.len() == 1 => {
             let (name, command) = map.into_iter().next().expect("one entry");
@@ -145,9 +148,7 @@ async fn collection_request(
         return answer;
     }
     match parse_command(&body) {
-        Ok((name, command)) => {
-            commands::collection_command(&shared.cql, &keyspace, &collection, &name, &command).await
-        }
+        Ok((name, command)) => commands::collection_command(&shared.cql, &keyspace, &collection, &name, &command).await,
         Err(error) => error.into(),
     }
 }

@@ -44,7 +44,7 @@ impl Projection {
         if map.len() == 1
             && let Some(star) = map.get("*")
         {
-            if truthy(star)? {
+            if truthy("*", star)? {
                 parsed.keep_vector = true;
             } else {
                 parsed.include = Some(Vec::new());
@@ -55,12 +55,6 @@ impl Projection {
         let mut includes = Vec::new();
         collect(map, None, &mut parsed, &mut includes)?;
         if !includes.is_empty() {
-            if !parsed.exclude.is_empty() {
-                return Err(unsupported(format!(
-                    "cannot exclude '{}' on inclusion projection",
-                    parsed.exclude[0]
-                )));
-            }
             parsed.include = Some(includes);
         }
         Ok(parsed)
@@ -114,7 +108,11 @@ impl Projection {
                     None if *skip >= 0 => (0, *skip),
                     None => ((len + skip).max(0), len),
                     Some(n) => {
-                        let start = if *skip < 0 { (len + skip).max(0) } else { (*skip).min(len) };
+                        let start = if *skip < 0 {
+                            (len + skip).max(0)
+                        } else {
+                            (*skip).min(len)
+                        };
                         (start, *n)
                     }
                 };
@@ -127,12 +125,13 @@ impl Projection {
     }
 }
 
-fn truthy(value: &Value) -> Result<bool> {
+fn truthy(path: &str, value: &Value) -> Result<bool> {
     match value {
         Value::Bool(b) => Ok(*b),
         Value::Number(n) => Ok(n.as_f64().is_some_and(|f| f != 0.0)),
         other => Err(unsupported(format!(
-            "path value must be a NUMBER, BOOLEAN or an Object with '$slice', not {other}"
+            "path ('{path}') value must be NUMBER, BOOLEAN or OBJECT, was {}",
+            super::storage::type_name(other).to_uppercase()
         ))),
     }
 }
@@ -176,10 +175,18 @@ fn collect(
             collect(inner, Some(&path), parsed, includes)?;
             continue;
         }
-        let keep = truthy(value)?;
+        let keep = truthy(&path, value)?;
+        // `_id` and `$vector` do not make a projection an inclusion or an exclusion; any other
+        // path does, and the first one decides which (the other kind is then refused).
         match path.as_str() {
             "_id" => parsed.keep_id = keep,
             "$vector" => parsed.keep_vector = keep,
+            _ if keep && !parsed.exclude.is_empty() => {
+                return Err(unsupported(format!("cannot include '{path}' on exclusion projection")));
+            }
+            _ if !keep && !includes.is_empty() => {
+                return Err(unsupported(format!("cannot exclude '{path}' on inclusion projection")));
+            }
             _ if keep => includes.push(path),
             _ => parsed.exclude.push(path),
         }
@@ -198,7 +205,7 @@ fn slice(path: &str, value: &Value) -> Result<(String, i64, Option<i64>)> {
         Value::Array(pair) if pair.len() == 2 => {
             let skip = pair[0].as_i64().ok_or_else(bad)?;
             let limit = pair[1].as_i64().ok_or_else(bad)?;
-            if limit <= 0 {
+            if limit < 0 {
                 return Err(unsupported(format!(
                     "path ('{path}') has unsupported parameter for '$slice' ({value}): second NUMBER (entries to return) MUST be positive"
                 )));
@@ -230,15 +237,24 @@ mod tests {
     #[test]
     fn inclusion_exclusion_and_slices() {
         let doc = json!({"_id": "x", "a": {"b": 1, "c": 2}, "d": 3, "arr": [1, 2, 3, 4]});
-        assert_eq!(project(json!({"a.b": 1}), doc.clone()), json!({"_id": "x", "a": {"b": 1}}));
+        assert_eq!(
+            project(json!({"a.b": 1}), doc.clone()),
+            json!({"_id": "x", "a": {"b": 1}})
+        );
         assert_eq!(project(json!({"d": 1, "_id": 0}), doc.clone()), json!({"d": 3}));
         assert_eq!(
             project(json!({"a": 0, "arr": 0}), doc.clone()),
             json!({"_id": "x", "d": 3})
         );
-        assert_eq!(project(json!({"arr": {"$slice": 2}}), doc.clone())["arr"], json!([1, 2]));
+        assert_eq!(
+            project(json!({"arr": {"$slice": 2}}), doc.clone())["arr"],
+            json!([1, 2])
+        );
         assert_eq!(project(json!({"arr": {"$slice": -1}}), doc.clone())["arr"], json!([4]));
-        assert_eq!(project(json!({"arr": {"$slice": [1, 2]}}), doc.clone())["arr"], json!([2, 3]));
+        assert_eq!(
+            project(json!({"arr": {"$slice": [1, 2]}}), doc.clone())["arr"],
+            json!([2, 3])
+        );
         let mixed = Projection::parse(Some(&json!({"a": 1, "d": 0}))).unwrap_err();
         assert_eq!(mixed.code, Code::UnsupportedProjectionParam);
     }

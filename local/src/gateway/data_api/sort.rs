@@ -23,7 +23,12 @@ impl Sort {
             None | Some(Value::Null) => return Ok(Sort::None),
             Some(Value::Object(map)) if map.is_empty() => return Ok(Sort::None),
             Some(Value::Object(map)) => map,
-            Some(_) => return Err(DataApiError::new(Code::InvalidSortClause, "sort clause must be an object")),
+            Some(_) => {
+                return Err(DataApiError::new(
+                    Code::InvalidSortClause,
+                    "sort clause must be an object",
+                ));
+            }
         };
         if let Some(vector) = map.get("$vector") {
             if map.len() > 1 {
@@ -34,7 +39,10 @@ impl Sort {
         let mut fields = Vec::with_capacity(map.len());
         for (path, order) in map {
             if path.trim().is_empty() {
-                return Err(DataApiError::new(Code::InvalidSortClausePath, "path must be represented as a non-empty string"));
+                return Err(DataApiError::new(
+                    Code::InvalidSortClausePath,
+                    "path must be represented as a non-empty string",
+                ));
             }
             if path.starts_with('$') {
                 return Err(DataApiError::new(
@@ -48,7 +56,9 @@ impl Sort {
                 _ => {
                     return Err(DataApiError::new(
                         Code::InvalidSortClauseValue,
-                        format!("Sort ordering value can only be `1` for ascending or `-1` for descending (not `{order}`)"),
+                        format!(
+                            "Sort ordering value can only be `1` for ascending or `-1` for descending (not `{order}`)"
+                        ),
                     ));
                 }
             };
@@ -60,7 +70,10 @@ impl Sort {
     /// Orders two documents by the sort fields.
     pub fn compare(fields: &[(String, bool)], a: &Value, b: &Value) -> Ordering {
         for (path, ascending) in fields {
-            let (x, y) = (get_path(a, path).unwrap_or(&Value::Null), get_path(b, path).unwrap_or(&Value::Null));
+            let (x, y) = (
+                get_path(a, path).unwrap_or(&Value::Null),
+                get_path(b, path).unwrap_or(&Value::Null),
+            );
             let order = compare(x, y);
             let order = if *ascending { order } else { order.reverse() };
             if order != Ordering::Equal {
@@ -101,7 +114,10 @@ mod tests {
         };
         let (x, y) = (json!({"a": 2, "b": 1}), json!({"a": 1, "b": 0}));
         assert_eq!(Sort::compare(&fields, &x, &y), Ordering::Less);
-        assert_eq!(Sort::parse(Some(&json!({"$vector": [1, 0.5]}))).unwrap(), Sort::Vector(vec![1.0, 0.5]));
+        assert_eq!(
+            Sort::parse(Some(&json!({"$vector": [1, 0.5]}))).unwrap(),
+            Sort::Vector(vec![1.0, 0.5])
+        );
         let code = |v: Value| Sort::parse(Some(&v)).unwrap_err().code;
         assert_eq!(code(json!({"$vector": [1], "a": 1})), Code::VectorSearchUsageError);
         assert_eq!(code(json!({"a": 2})), Code::InvalidSortClauseValue);

@@ -59,14 +59,19 @@ impl DocId {
                 let (key, inner) = map.iter().next().expect("one entry");
                 match key.as_str() {
                     "$date" => DocId::Date(inner.as_i64().ok_or_else(|| {
-                        bad_ejson(format!("Date ($date) needs to have NUMBER value, has {}", type_name(inner)))
+                        bad_ejson(format!(
+                            "Date ($date) needs to have NUMBER value, has {}",
+                            type_name(inner)
+                        ))
                     })?),
                     "$uuid" => {
                         let text = inner.as_str().unwrap_or_default();
                         let parsed = uuid::Uuid::parse_str(text)
                             .ok()
                             .filter(|_| text.len() == 36)
-                            .ok_or_else(|| bad_ejson(format!("invalid value ({inner}) for extended JSON type '$uuid'")))?;
+                            .ok_or_else(|| {
+                                bad_ejson(format!("invalid value ({inner}) for extended JSON type '$uuid'"))
+                            })?;
                         DocId::Uuid(parsed.hyphenated().to_string())
                     }
                     _ => {
@@ -186,7 +191,11 @@ impl Metric {
             }
             Metric::DotProduct => (1.0 + dot) / 2.0,
             Metric::Euclidean => {
-                let squared: f64 = a.iter().zip(b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum();
+                let squared: f64 = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+                    .sum();
                 1.0 / (1.0 + squared)
             }
         }
@@ -258,7 +267,10 @@ impl CollectionOptions {
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
         if let Some((dimension, metric)) = self.vector {
-            map.insert("vector".into(), json!({"dimension": dimension, "metric": metric.name()}));
+            map.insert(
+                "vector".into(),
+                json!({"dimension": dimension, "metric": metric.name()}),
+            );
         }
         if let Some(kind) = &self.default_id {
             map.insert("defaultId".into(), json!({ "type": kind }));
@@ -275,12 +287,13 @@ fn parse_vector(value: &Value) -> Result<Option<(u32, Metric)>> {
         return Err(invalid_options("'vector' must be an object"));
     };
     let dimension = match map.get("dimension") {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .filter(|d| *d > 0)
-            .ok_or_else(|| invalid_options("The provided options are invalid: 'dimension' must be a positive integer"))?,
+        Some(Value::Number(n)) => n.as_u64().filter(|d| *d > 0).ok_or_else(|| {
+            invalid_options("The provided options are invalid: 'dimension' must be a positive integer")
+        })?,
         None | Some(Value::Null) => {
-            return Err(invalid_options("The 'dimension' can not be null if 'service' is not provided"));
+            return Err(invalid_options(
+                "The 'dimension' can not be null if 'service' is not provided",
+            ));
         }
         Some(_) => return Err(invalid_options("'dimension' must be a number")),
     };
@@ -380,7 +393,9 @@ pub fn keyspace_not_exist(keyspace: &str) -> DataApiError {
 
 /// The keyspace's collections, in name order.
 pub async fn list_collections(cql: &Cql, keyspace: &str) -> Result<Vec<Collection>> {
-    let tables = tables(cql, keyspace).await?.ok_or_else(|| keyspace_not_exist(keyspace))?;
+    let tables = tables(cql, keyspace)
+        .await?
+        .ok_or_else(|| keyspace_not_exist(keyspace))?;
     let mut collections: Vec<Collection> = tables
         .into_iter()
         .filter_map(|(name, comment)| {
@@ -480,7 +495,11 @@ fn vector_bind(vector: Option<&[f32]>) -> Bind {
 
 fn applied(outcome: &crate::gateway::cql::Outcome) -> bool {
     matches!(
-        outcome.page.as_ref().and_then(|p| p.rows.first()).and_then(|r| r.first()),
+        outcome
+            .page
+            .as_ref()
+            .and_then(|p| p.rows.first())
+            .and_then(|r| r.first()),
         Some(Some(CqlValue::Boolean(true)))
     )
 }
@@ -508,7 +527,10 @@ impl Collection {
                 self.table()
             )
         } else {
-            format!("INSERT INTO {} ({columns}) VALUES ({marks}) IF NOT EXISTS", self.table())
+            format!(
+                "INSERT INTO {} ({columns}) VALUES ({marks}) IF NOT EXISTS",
+                self.table()
+            )
         };
         let outcome = cql.run(&cql_text, values, &Options::default()).await?;
         Ok(applied(&outcome))
@@ -605,14 +627,17 @@ impl Collection {
         let outcome = cql
             .run_unprepared(&format!("SELECT count(*) FROM {}", self.table()))
             .await?;
-        let count = match outcome.page.and_then(|p| p.rows.into_iter().next()).and_then(|r| r.into_iter().next()) {
+        let count = match outcome
+            .page
+            .and_then(|p| p.rows.into_iter().next())
+            .and_then(|r| r.into_iter().next())
+        {
             Some(Some(CqlValue::BigInt(n))) => u64::try_from(n).unwrap_or(0),
             _ => 0,
         };
         Ok(count)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -630,7 +655,10 @@ mod tests {
         );
         assert_eq!(key(json!({"$date": 5})), "d:5");
         assert_eq!(DocId::from_json(&json!([1])).unwrap_err().code, Code::ShredBadDocidType);
-        assert_eq!(DocId::from_json(&json!("")).unwrap_err().code, Code::ShredBadDocidEmptyString);
+        assert_eq!(
+            DocId::from_json(&json!("")).unwrap_err().code,
+            Code::ShredBadDocidEmptyString
+        );
         assert_eq!(
             DocId::from_json(&json!({"$uuid": "nope"})).unwrap_err().code,
             Code::ShredBadEjsonValue

@@ -122,7 +122,9 @@ fn check_args(operator: &str, path: &str, value: &Value) -> Result<()> {
         )),
         "$rename" => match value.as_str() {
             Some(target) if !target.is_empty() && target != path && target != "_id" => Ok(()),
-            _ => param(format!("$rename requires a non-empty STRING parameter other than the path, got: {value}")),
+            _ => param(format!(
+                "$rename requires a non-empty STRING parameter other than the path, got: {value}"
+            )),
         },
         "$pop" => match value.as_i64() {
             Some(1 | -1) => Ok(()),
@@ -131,7 +133,9 @@ fn check_args(operator: &str, path: &str, value: &Value) -> Result<()> {
         "$currentDate" => match value {
             Value::Bool(true) => Ok(()),
             Value::Object(m) if m.get("$type").and_then(Value::as_str) == Some("date") && m.len() == 1 => Ok(()),
-            _ => param(format!("$currentDate requires argument of either `true` or `{{\"$type\": \"date\"}}`, got: {value}")),
+            _ => param(format!(
+                "$currentDate requires argument of either `true` or `{{\"$type\": \"date\"}}`, got: {value}"
+            )),
         },
         "$push" | "$addToSet" => {
             if let Value::Object(m) = value
@@ -142,12 +146,21 @@ fn check_args(operator: &str, path: &str, value: &Value) -> Result<()> {
                     if !allowed {
                         return Err(op_error(
                             Code::UnsupportedUpdateOperationModifier,
-                            format!("{operator} only supports {} modifiers; trying to use '{key}'", if operator == "$push" { "$each and $position" } else { "$each" }),
+                            format!(
+                                "{operator} only supports {} modifiers; trying to use '{key}'",
+                                if operator == "$push" {
+                                    "$each and $position"
+                                } else {
+                                    "$each"
+                                }
+                            ),
                         ));
                     }
                 }
                 if !m.get("$each").is_some_and(Value::is_array) {
-                    return param(format!("{operator} modifiers can only be used with $each with an array value"));
+                    return param(format!(
+                        "{operator} modifiers can only be used with $each with an array value"
+                    ));
                 }
                 if m.get("$position").is_some_and(|p| !p.is_i64()) {
                     return param("$position requires an integer".into());
@@ -208,7 +221,9 @@ fn apply_one(doc: &mut Value, operator: &str, path: &str, value: &Value, inserti
             set_path(doc, path, json!({ "$date": now })).map_err(|e| path_error(operator, e))
         }
         "$inc" | "$mul" => {
-            let Value::Number(operand) = value else { unreachable!("checked in parse") };
+            let Value::Number(operand) = value else {
+                unreachable!("checked in parse")
+            };
             let multiply = operator == "$mul";
             let new = match get_path(doc, path) {
                 None if multiply => Value::from(0),
@@ -219,7 +234,11 @@ fn apply_one(doc: &mut Value, operator: &str, path: &str, value: &Value, inserti
             set_path(doc, path, new).map_err(|e| path_error(operator, e))
         }
         "$min" | "$max" => {
-            let wanted = if operator == "$min" { Ordering::Less } else { Ordering::Greater };
+            let wanted = if operator == "$min" {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
             match get_path(doc, path) {
                 Some(current) if compare(value, current) != wanted => Ok(()),
                 _ => set_path(doc, path, value.clone()).map_err(|e| path_error(operator, e)),
@@ -250,7 +269,10 @@ fn apply_one(doc: &mut Value, operator: &str, path: &str, value: &Value, inserti
             };
             if operator == "$addToSet" {
                 for item in items {
-                    if !array.iter().any(|existing| equal(existing, &item) && same_kind(existing, &item)) {
+                    if !array
+                        .iter()
+                        .any(|existing| equal(existing, &item) && same_kind(existing, &item))
+                    {
                         array.push(item);
                     }
                 }
@@ -326,7 +348,10 @@ mod tests {
             run(json!({"$push": {"arr": {"$each": [0], "$position": 0}}}), doc.clone())["arr"],
             json!([0, 1, 2])
         );
-        assert_eq!(run(json!({"$addToSet": {"arr": {"$each": [2, 3]}}}), doc.clone())["arr"], json!([1, 2, 3]));
+        assert_eq!(
+            run(json!({"$addToSet": {"arr": {"$each": [2, 3]}}}), doc.clone())["arr"],
+            json!([1, 2, 3])
+        );
         assert_eq!(run(json!({"$pop": {"arr": -1}}), doc.clone())["arr"], json!([2]));
         assert!(run(json!({"$currentDate": {"at": true}}), doc.clone())["at"]["$date"].is_i64());
     }
@@ -345,11 +370,20 @@ mod tests {
         let code = |v: Value| Update::parse(Some(&v)).unwrap_err().code;
         assert_eq!(code(json!({"$foo": {"a": 1}})), Code::UnsupportedUpdateOperation);
         assert_eq!(code(json!({"$set": {"_id": 1}})), Code::UnsupportedUpdateOperationPath);
-        assert_eq!(code(json!({"$set": {"a": 1}, "$inc": {"a": 1}})), Code::UnsupportedUpdateOperationPath);
+        assert_eq!(
+            code(json!({"$set": {"a": 1}, "$inc": {"a": 1}})),
+            Code::UnsupportedUpdateOperationPath
+        );
         assert_eq!(code(json!({"$inc": {"a": "x"}})), Code::UnsupportedUpdateOperationParam);
-        assert_eq!(code(json!({"$push": {"a": {"$each": [1], "$slice": 1}}})), Code::UnsupportedUpdateOperationModifier);
+        assert_eq!(
+            code(json!({"$push": {"a": {"$each": [1], "$slice": 1}}})),
+            Code::UnsupportedUpdateOperationModifier
+        );
         let mut doc = json!({"a": "text"});
-        let err = Update::parse(Some(&json!({"$inc": {"a": 1}}))).unwrap().apply(&mut doc, false).unwrap_err();
+        let err = Update::parse(Some(&json!({"$inc": {"a": 1}})))
+            .unwrap()
+            .apply(&mut doc, false)
+            .unwrap_err();
         assert_eq!(err.code, Code::UnsupportedUpdateOperationTarget);
     }
 }
