@@ -615,6 +615,36 @@ async fn data_api_find_pages_by_20_with_next_page_state_and_limit() {
     all.sort_unstable();
     assert_eq!(all, (0..25).collect::<Vec<_>>(), "every document once");
 
+    // A sorted find answers at most one page, no nextPageState; `skip` moves on.
+    let sorted = ok(&gw, &c, json!({"find": {"sort": {"_id": 1}}})).await;
+    let ids: Vec<i64> = sorted["data"]["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (0..20).collect::<Vec<_>>());
+    assert_eq!(sorted["data"]["nextPageState"], Value::Null);
+    let rest = find_ids(
+        &gw,
+        &c,
+        json!({"sort": {"_id": 1}, "options": {"skip": 20, "limit": 100}}),
+    )
+    .await;
+    assert_eq!(rest, (20..25).map(|i| json!(i)).collect::<Vec<_>>());
+    let state = first["data"]["nextPageState"].as_str().unwrap().to_string();
+    let mixed = expect_error(
+        &gw,
+        &c,
+        json!({"find": {"sort": {"_id": 1}, "options": {"pageState": state}}}),
+        "INVALID_SORT_CLAUSE",
+    )
+    .await;
+    assert_eq!(
+        mixed["errors"][0]["message"],
+        "Invalid sort clause: pageState is not supported with non-empty sort clause"
+    );
+
     let limited = ok(&gw, &c, json!({"find": {"options": {"limit": 3}}})).await;
     assert_eq!(limited["data"]["documents"].as_array().unwrap().len(), 3);
     assert_eq!(limited["data"]["nextPageState"], Value::Null);

@@ -660,6 +660,12 @@ impl Ctx<'_> {
             Some(s) if !s.is_empty() => Some(page_state(s)?),
             _ => None,
         };
+        if state.is_some() && sort != Sort::None {
+            return Err(DataApiError::new(
+                Code::InvalidSortClause,
+                "pageState is not supported with non-empty sort clause",
+            ));
+        }
         if skip.is_some() && sort == Sort::None {
             return Err(DataApiError::new(
                 Code::CommandFieldInvalid,
@@ -700,23 +706,16 @@ impl Ctx<'_> {
                 (documents, None)
             }
             Sort::Fields(_) => {
-                let offset = match &state {
-                    Some(s) => s
-                        .strip_prefix("o:")
-                        .and_then(|n| n.parse::<usize>().ok())
-                        .ok_or_else(|| page_state("!").unwrap_err())?,
-                    None => 0,
-                };
+                // Sorted in memory: one answer of at most a page (`limit` lowers it), moved on
+                // with `skip`, never a `nextPageState`.
                 let rows = self.sorted(&filter, &sort).await?;
-                let end = limit.map_or(rows.len(), |l| (skip.unwrap_or(0) + l).min(rows.len()));
-                let start = (skip.unwrap_or(0) + offset).min(end);
-                let page_end = (start + PAGE_SIZE).min(end);
-                let documents = rows[start..page_end]
+                let start = skip.unwrap_or(0).min(rows.len());
+                let end = (start + limit.unwrap_or(PAGE_SIZE).min(PAGE_SIZE)).min(rows.len());
+                let documents = rows[start..end]
                     .iter()
                     .map(|(r, _)| Self::render(&projection, r, None, false))
                     .collect();
-                let next = (page_end < end).then(|| format!("o:{}", offset + PAGE_SIZE));
-                (documents, next)
+                (documents, None)
             }
         };
         let next = next
