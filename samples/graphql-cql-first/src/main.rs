@@ -275,6 +275,28 @@ impl fmt::Display for GraphqlErrors {
 
 impl std::error::Error for GraphqlErrors {}
 
+/// An error's message, followed by the details Stargate puts in `extensions` (a deployment
+/// refused by the schema-first API says "See details in `extensions.migrationErrors`"; the
+/// details are what tells you what to fix).
+fn with_details(error: graphql_client::Error) -> String {
+    let mut text = error.message;
+    for (key, value) in error.extensions.iter().flatten() {
+        let details: Vec<String> = value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| match item {
+                serde_json::Value::String(detail) => Some(detail.clone()),
+                other => other.get("message").and_then(|m| m.as_str()).map(str::to_owned),
+            })
+            .collect();
+        if !details.is_empty() {
+            text.push_str(&format!(" [{key}: {}]", details.join("; ")));
+        }
+    }
+    text
+}
+
 impl GraphqlApi {
     /// Runs the operation `Q` at `endpoint` and returns its `data`. A non-2xx status becomes an
     /// error with the status and the API's message; an answer with `errors` becomes
@@ -305,8 +327,9 @@ impl GraphqlApi {
             // operation in it: the same message can come once per operation.
             let mut messages: Vec<String> = Vec::new();
             for error in errors {
-                if !messages.contains(&error.message) {
-                    messages.push(error.message);
+                let message = with_details(error);
+                if !messages.contains(&message) {
+                    messages.push(message);
                 }
             }
             return Err(GraphqlErrors {
