@@ -31,14 +31,14 @@ use tonic::Code;
 
 use super::ddl::response_key;
 use super::types::{self, Composites, NameKind, graphql_name, value_field};
-use super::{GraphqlState, RequestData, cql_cause, fetch_error, render};
+use super::{FieldErrors, GraphqlState, RequestData, caught, cql_cause, fetch_error, render};
 use crate::gateway::Shared;
 use crate::gateway::cql::{Bind, Cql, CqlError, Options, ident, qualified};
 
 /// Generated schemas by keyspace, each with the fingerprint it was built from.
 #[derive(Default)]
 pub struct SchemaCache {
-    entries: Mutex<HashMap<String, (u64, Schema)>>,
+    entries: Mutex<HashMap<String, (u64, Schema, bool)>>,
 }
 
 /// A column as the generated schema and its resolvers need it.
@@ -127,7 +127,9 @@ impl TableModel {
 
     /// An input value normalised through the column types (what Stargate echoes as `value`).
     fn echo(&self, input: &Value) -> Value {
-        let Value::Object(map) = input else { return input.clone() };
+        let Value::Object(map) = input else {
+            return input.clone();
+        };
         Value::Object(
             map.iter()
                 .map(|(k, v)| {
@@ -181,28 +183,46 @@ async fn fingerprint(cql: &Cql, keyspace: &str) -> Result<Option<u64>, CqlError>
     Ok(Some(hasher.finish()))
 }
 
-/// The schema `/graphql/{keyspace}` serves: the deployed GraphQL-first schema if there is one,
-/// else the one generated from the tables. `None` when the keyspace does not exist.
-pub async fn keyspace_schema(state: &GraphqlState, keyspace: &str) -> Result<Option<Schema>, CqlError> {
+/// The schema `/graphql/{keyspace}` serves: the deployed GraphQL-first schema if there is one
+/// (`true`), else the one generated from the tables. `None` when the keyspace does not exist.
+pub async fn keyspace_schema(state: &GraphqlState, keyspace: &str) -> Result<Option<(Schema, bool)>, CqlError> {
     let cql = &state.shared.cql;
-    let Some(print) = fingerprint(cql, keyspace).await? else {
+    let Some(mut print) = fingerprint(cql, keyspace).await? else {
         return Ok(None);
     };
+    let deployed = super::admin::deployed(cql, keyspace).await?;
+    if let Some(source) = &deployed {
+        let mut hasher = DefaultHasher::new();
+        (print, source.version).hash(&mut hasher);
+        print = hasher.finish();
+    }
     let mut entries = state.keyspaces.entries.lock().await;
-    if let Some((cached, schema)) = entries.get(keyspace)
+    if let Some((cached, schema, schema_first)) = entries.get(keyspace)
         && *cached == print
     {
-        return Ok(Some(schema.clone()));
+        return Ok(Some((schema.clone(), *schema_first)));
     }
     cql.refresh_schema().await;
     let cluster = cql.session().get_cluster_state();
     let Some(metadata) = cluster.get_keyspace(keyspace) else {
         return Ok(None);
     };
-    let built =
-        build(state.shared.clone(), keyspace, metadata).map_err(|e| CqlError::new(Code::Internal, e.to_string()))?;
-    entries.insert(keyspace.to_string(), (print, built.clone()));
-    Ok(Some(built))
+    let built = match &deployed {
+        Some(source) => super::schema_first::process(&source.contents)
+            .and_then(|mapping| super::schema_first::build(state.shared.clone(), keyspace, mapping, metadata))
+            .map_err(|e| {
+                CqlError::new(
+                    Code::Internal,
+                    format!("the deployed schema of {keyspace}: {}", e.message),
+                )
+            })?,
+        None => {
+            build(state.shared.clone(), keyspace, metadata).map_err(|e| CqlError::new(Code::Internal, e.to_string()))?
+        }
+    };
+    let schema_first = deployed.is_some();
+    entries.insert(keyspace.to_string(), (print, built.clone(), schema_first));
+    Ok(Some((built, schema_first)))
 }
 
 /// The keyspace `/graphql` serves: the oldest by `writetime(durable_writes)`, unless that one
@@ -334,13 +354,17 @@ pub fn build(shared: Arc<Shared>, keyspace: &str, metadata: &Keyspace) -> Result
         let t = table.gql.clone();
         let pk = primary_key_description(&table);
 
-        let mut row = Object::new(&t).description(format!("The type used to represent results of a query for the table '{name}'."));
-        let mut input = InputObject::new(format!("{t}Input")).description(format!("The input type for the table '{name}'.{pk}"));
+        let mut row = Object::new(&t).description(format!(
+            "The type used to represent results of a query for the table '{name}'."
+        ));
+        let mut input =
+            InputObject::new(format!("{t}Input")).description(format!("The input type for the table '{name}'.{pk}"));
         let mut filter = InputObject::new(format!("{t}FilterInput")).description(format!(
             "The input type used for filtering with non-equality operators for the table '{name}'.{pk}"
         ));
-        let mut order = Enum::new(format!("{t}Order"))
-            .description(format!("The enum used to order a query result based on one or more fields for the table '{name}'."));
+        let mut order = Enum::new(format!("{t}Order")).description(format!(
+            "The enum used to order a query result based on one or more fields for the table '{name}'."
+        ));
         let mut group_by = InputObject::new(format!("{t}GroupByInput"));
         for ((gql, output, input_type, filter_type), column) in typed.into_iter().zip(&table.columns) {
             row = row.field(value_field(&gql, &gql, output));
@@ -358,11 +382,14 @@ pub fn build(shared: Arc<Shared>, keyspace: &str, metadata: &Keyspace) -> Result
             .field(value_field("pageState", "pageState", TypeRef::named(TypeRef::STRING)))
             .field(value_field("values", "values", TypeRef::named_nn_list(&t)));
         let mutation_result = Object::new(format!("{t}MutationResult"))
-            .description(format!("The type used to represent results of a mutation for the table '{name}'."))
+            .description(format!(
+                "The type used to represent results of a mutation for the table '{name}'."
+            ))
             .field(value_field("applied", "applied", TypeRef::named(TypeRef::BOOLEAN)))
             .field(
-                value_field("accepted", "accepted", TypeRef::named(TypeRef::BOOLEAN))
-                    .description("This field is relevant and fulfilled with data, only when used with the @async directive"),
+                value_field("accepted", "accepted", TypeRef::named(TypeRef::BOOLEAN)).description(
+                    "This field is relevant and fulfilled with data, only when used with the @async directive",
+                ),
             )
             .field(value_field("value", "value", TypeRef::named(&t)));
         objects.extend([row, result, mutation_result]);
@@ -379,7 +406,10 @@ pub fn build(shared: Arc<Shared>, keyspace: &str, metadata: &Keyspace) -> Result
             select(
                 Field::new(&t, TypeRef::named(format!("{t}Result")), move |ctx| {
                     let table = table_for_query.clone();
-                    FieldFuture::new(async move { select_rows(&ctx, &table).await.map(|v| Some(FieldValue::value(v))) })
+                    FieldFuture::new(async move {
+                        let result = select_rows(&ctx, &table).await.map(|v| Some(FieldValue::value(v)));
+                        caught(&ctx, result)
+                    })
                 })
                 .description(format!("Query for the table '{name}'.{pk}"))
                 .argument(InputValue::new("value", TypeRef::named(format!("{t}Input")))),
@@ -392,10 +422,17 @@ pub fn build(shared: Arc<Shared>, keyspace: &str, metadata: &Keyspace) -> Result
         );
         let table_for_filter = table.clone();
         query = query.field(
-            select(Field::new(format!("{t}Filter"), TypeRef::named(format!("{t}Result")), move |ctx| {
-                let table = table_for_filter.clone();
-                FieldFuture::new(async move { select_rows(&ctx, &table).await.map(|v| Some(FieldValue::value(v))) })
-            }))
+            select(Field::new(
+                format!("{t}Filter"),
+                TypeRef::named(format!("{t}Result")),
+                move |ctx| {
+                    let table = table_for_filter.clone();
+                    FieldFuture::new(async move {
+                        let result = select_rows(&ctx, &table).await.map(|v| Some(FieldValue::value(v)));
+                        caught(&ctx, result)
+                    })
+                },
+            ))
             .argument(InputValue::new("options", TypeRef::named("QueryOptions")))
             .deprecation(Some("No longer supported. Use root type instead.")),
         );
@@ -416,7 +453,10 @@ pub fn build(shared: Arc<Shared>, keyspace: &str, metadata: &Keyspace) -> Result
             };
             let mut field = Field::new(format!("{prefix}{t}"), returns, move |ctx| {
                 let table = table_for_mutation.clone();
-                FieldFuture::new(async move { mutate(&ctx, &table, kind).await.map(|v| Some(FieldValue::value(v))) })
+                FieldFuture::new(async move {
+                    let result = mutate(&ctx, &table, kind).await.map(|v| Some(FieldValue::value(v)));
+                    caught(&ctx, result)
+                })
             })
             .description(format!("{description} for the table '{name}'.{pk}"));
             field = if kind == Kind::BulkInsert {
@@ -430,7 +470,10 @@ pub fn build(shared: Arc<Shared>, keyspace: &str, metadata: &Keyspace) -> Result
                 }
                 Kind::Update | Kind::Delete => field
                     .argument(InputValue::new("ifExists", TypeRef::named(TypeRef::BOOLEAN)))
-                    .argument(InputValue::new("ifCondition", TypeRef::named(format!("{t}FilterInput")))),
+                    .argument(InputValue::new(
+                        "ifCondition",
+                        TypeRef::named(format!("{t}FilterInput")),
+                    )),
             };
             mutation = mutation.field(field.argument(InputValue::new("options", TypeRef::named("MutationOptions"))));
         }
@@ -487,7 +530,10 @@ pub fn build(shared: Arc<Shared>, keyspace: &str, metadata: &Keyspace) -> Result
 fn query_options() -> InputObject {
     InputObject::new("QueryOptions")
         .description("The execution options for the query.")
-        .field(InputValue::new("consistency", TypeRef::named("QueryConsistency")).default_value(Value::Enum(Name::new("LOCAL_QUORUM"))))
+        .field(
+            InputValue::new("consistency", TypeRef::named("QueryConsistency"))
+                .default_value(Value::Enum(Name::new("LOCAL_QUORUM"))),
+        )
         .field(InputValue::new("limit", TypeRef::named(TypeRef::INT)))
         .field(InputValue::new("pageSize", TypeRef::named(TypeRef::INT)).default_value(Value::from(100)))
         .field(InputValue::new("pageState", TypeRef::named(TypeRef::STRING)))
@@ -496,8 +542,14 @@ fn query_options() -> InputObject {
 fn mutation_options() -> InputObject {
     InputObject::new("MutationOptions")
         .description("The execution options for the mutation.")
-        .field(InputValue::new("consistency", TypeRef::named("MutationConsistency")).default_value(Value::Enum(Name::new("LOCAL_QUORUM"))))
-        .field(InputValue::new("serialConsistency", TypeRef::named("SerialConsistency")).default_value(Value::Enum(Name::new("SERIAL"))))
+        .field(
+            InputValue::new("consistency", TypeRef::named("MutationConsistency"))
+                .default_value(Value::Enum(Name::new("LOCAL_QUORUM"))),
+        )
+        .field(
+            InputValue::new("serialConsistency", TypeRef::named("SerialConsistency"))
+                .default_value(Value::Enum(Name::new("SERIAL"))),
+        )
         .field(InputValue::new("ttl", TypeRef::named(TypeRef::INT)))
 }
 
@@ -521,7 +573,9 @@ fn convert(value: &Value, typ: &ColumnType) -> Result<Option<CqlValue>, String> 
 
 /// The conditions of a `…FilterInput` (`{col: {eq: …, in: […]}}`).
 fn filter_clauses(table: &TableModel, filter: &Value) -> Result<Vec<Clause>, String> {
-    let Value::Object(columns) = filter else { return Ok(Vec::new()) };
+    let Value::Object(columns) = filter else {
+        return Ok(Vec::new());
+    };
     let mut clauses = Vec::new();
     for (name, operators) in columns {
         let column = table.by_gql(name)?;
@@ -530,7 +584,9 @@ fn filter_clauses(table: &TableModel, filter: &Value) -> Result<Vec<Clause>, Str
         for (op, value) in operators {
             let (element, key_type, value_type) = match &column.typ {
                 ColumnType::Collection {
-                    typ: scylla::cluster::metadata::CollectionType::List(e) | scylla::cluster::metadata::CollectionType::Set(e),
+                    typ:
+                        scylla::cluster::metadata::CollectionType::List(e)
+                        | scylla::cluster::metadata::CollectionType::Set(e),
                     ..
                 } => (Some(e.as_ref()), None, None),
                 ColumnType::Collection {
@@ -602,7 +658,9 @@ fn filter_clauses(table: &TableModel, filter: &Value) -> Result<Vec<Clause>, Str
 
 /// `col = ?` for each field of a `…Input` value.
 fn value_clauses(table: &TableModel, value: &Value, keys_only: bool) -> Result<Vec<Clause>, String> {
-    let Value::Object(fields) = value else { return Ok(Vec::new()) };
+    let Value::Object(fields) = value else {
+        return Ok(Vec::new());
+    };
     let mut clauses = Vec::new();
     for (name, v) in fields {
         let column = table.by_gql(name)?;
@@ -681,7 +739,9 @@ async fn select_rows(ctx: &ResolverContext<'_>, table: &TableModel) -> async_gra
             if AGGREGATES.iter().any(|(f, _)| *f == name) {
                 let arguments = field.arguments().map_err(|e| fail(e.message))?;
                 let argument = |n: &str| arguments.iter().find(|(k, _)| k.as_str() == n).map(|(_, v)| v.clone());
-                let Some(Value::String(function)) = argument("name") else { continue };
+                let Some(Value::String(function)) = argument("name") else {
+                    continue;
+                };
                 if !plain_identifier(&function) {
                     return Err(fail(format!("Invalid function name '{function}'")));
                 }
@@ -690,7 +750,11 @@ async fn select_rows(ctx: &ResolverContext<'_>, table: &TableModel) -> async_gra
                         .iter()
                         .map(|v| match v {
                             Value::String(s) => table.by_gql(s).map(|c| ident(&c.cql)).or_else(|_| {
-                                if s == "*" { Ok("*".to_string()) } else { Err(format!("Unknown column {s}")) }
+                                if s == "*" {
+                                    Ok("*".to_string())
+                                } else {
+                                    Err(format!("Unknown column {s}"))
+                                }
                             }),
                             _ => Err("function arguments must be strings".to_string()),
                         })
@@ -708,7 +772,11 @@ async fn select_rows(ctx: &ResolverContext<'_>, table: &TableModel) -> async_gra
             }
         }
     }
-    let columns = if selected.is_empty() { "*".to_string() } else { selected.join(", ") };
+    let columns = if selected.is_empty() {
+        "*".to_string()
+    } else {
+        selected.join(", ")
+    };
     let mut cql = format!("SELECT {columns} FROM {}", table.qualified());
     let mut binds = Vec::new();
     let clauses = match ctx.args.get("filter") {
@@ -735,7 +803,9 @@ async fn select_rows(ctx: &ResolverContext<'_>, table: &TableModel) -> async_gra
         let mut terms = Vec::new();
         for order in orders {
             let Some(text) = enum_text(Some(&order)) else { continue };
-            let Some((column, direction)) = text.rsplit_once('_') else { continue };
+            let Some((column, direction)) = text.rsplit_once('_') else {
+                continue;
+            };
             let column = table.by_gql(column).map_err(&fail)?;
             terms.push(format!(
                 "{} {}",
@@ -759,7 +829,11 @@ async fn select_rows(ctx: &ResolverContext<'_>, table: &TableModel) -> async_gra
             options.page_size = i32::try_from(size).unwrap_or(i32::MAX);
         }
         if let Some(Value::String(state)) = given.get("pageState") {
-            options.paging_state = Some(BASE64.decode(state).map_err(|e| fail(format!("Invalid pageState: {e}")))?);
+            options.paging_state = Some(
+                BASE64
+                    .decode(state)
+                    .map_err(|e| fail(format!("Invalid pageState: {e}")))?,
+            );
         }
     }
     let outcome = shared
@@ -806,6 +880,10 @@ pub struct Planned {
     table: Arc<TableModel>,
 }
 
+/// The statements the fields of an `@atomic` mutation planned (per field: bulk or not, and the
+/// statements or why there are none).
+pub type Collected = Arc<std::sync::Mutex<Vec<(bool, Result<Vec<Planned>, String>)>>>;
+
 /// How the mutation fields of a request run.
 #[derive(Clone, Default)]
 pub enum MutationMode {
@@ -815,7 +893,7 @@ pub enum MutationMode {
     /// `@async`: each field starts its statement and answers `accepted: true` at once.
     Async,
     /// First pass of `@atomic`: fields only plan their statements.
-    Collect(Arc<std::sync::Mutex<Vec<(bool, Result<Vec<Planned>, String>)>>>),
+    Collect(Collected),
     /// Second pass of `@atomic`: fields answer with the batch's results, in order.
     Replay(Arc<std::sync::Mutex<VecDeque<Result<Value, String>>>>),
 }
@@ -939,7 +1017,11 @@ fn plan(ctx: &ResolverContext<'_>, table: &Arc<TableModel>, kind: Kind) -> Resul
         };
         values.iter().map(|v| plan_one(ctx, table, kind, v)).collect()
     } else {
-        let value = ctx.args.get("value").map(|v| v.as_value().clone()).unwrap_or(Value::Null);
+        let value = ctx
+            .args
+            .get("value")
+            .map(|v| v.as_value().clone())
+            .unwrap_or(Value::Null);
         Ok(vec![plan_one(ctx, table, kind, &value)?])
     }
 }
@@ -948,7 +1030,9 @@ fn plan(ctx: &ResolverContext<'_>, table: &Arc<TableModel>, kind: Kind) -> Resul
 /// with the row that is there.
 fn mutation_result(table: &TableModel, planned: &Planned, page: Option<crate::gateway::cql::Page>) -> Value {
     let applied = |echo: Value| object(vec![("value", echo), ("applied", Value::Boolean(true))]);
-    let Some(page) = page else { return applied(planned.echo.clone()) };
+    let Some(page) = page else {
+        return applied(planned.echo.clone());
+    };
     let names: Vec<String> = page.columns.iter().map(|(n, _)| n.clone()).collect();
     let Some(row) = page.rows.into_iter().next() else {
         return applied(planned.echo.clone());
@@ -984,7 +1068,10 @@ async fn mutate(ctx: &ResolverContext<'_>, table: &Arc<TableModel>, kind: Kind) 
     let key = response_key(ctx);
     let fail = |cause: String| fetch_error(&key, &cause);
     let shared = ctx.data::<Arc<Shared>>()?.clone();
-    let mode = ctx.data::<RequestData>().map(|d| d.mutations.clone()).unwrap_or_default();
+    let mode = ctx
+        .data::<RequestData>()
+        .map(|d| d.mutations.clone())
+        .unwrap_or_default();
     let many = |values: Vec<Value>| {
         if kind == Kind::BulkInsert {
             Value::List(values)
@@ -994,7 +1081,10 @@ async fn mutate(ctx: &ResolverContext<'_>, table: &Arc<TableModel>, kind: Kind) 
     };
     match mode {
         MutationMode::Replay(results) => {
-            let next = results.lock().map_err(|_| fail("batch state poisoned".into()))?.pop_front();
+            let next = results
+                .lock()
+                .map_err(|_| fail("batch state poisoned".into()))?
+                .pop_front();
             match next {
                 Some(Ok(value)) => Ok(value),
                 Some(Err(cause)) => Err(fail(cause)),
@@ -1012,8 +1102,7 @@ async fn mutate(ctx: &ResolverContext<'_>, table: &Arc<TableModel>, kind: Kind) 
                 .map_err(|_| fail("batch state poisoned".into()))?
                 .push((kind == Kind::BulkInsert, planned));
             Ok(many(
-                echo
-                    .into_iter()
+                echo.into_iter()
                     .map(|e| object(vec![("value", e), ("applied", Value::Boolean(true))]))
                     .collect(),
             ))
@@ -1022,7 +1111,10 @@ async fn mutate(ctx: &ResolverContext<'_>, table: &Arc<TableModel>, kind: Kind) 
             let planned = plan(ctx, table, kind).map_err(&fail)?;
             let mut results = Vec::new();
             for p in planned {
-                results.push(object(vec![("value", p.echo.clone()), ("accepted", Value::Boolean(true))]));
+                results.push(object(vec![
+                    ("value", p.echo.clone()),
+                    ("accepted", Value::Boolean(true)),
+                ]));
                 let shared = shared.clone();
                 let table = table.clone();
                 tokio::spawn(async move {
@@ -1046,11 +1138,7 @@ async fn mutate(ctx: &ResolverContext<'_>, table: &Arc<TableModel>, kind: Kind) 
 
 /// Runs an `@atomic` mutation: a first pass plans every field's statements, one LOGGED batch
 /// runs them, a second pass answers each field from the batch's outcome.
-pub async fn execute_atomic(
-    state: &GraphqlState,
-    schema: &Schema,
-    request: async_graphql::Request,
-) -> Response {
+pub async fn execute_atomic(state: &GraphqlState, schema: &Schema, request: async_graphql::Request) -> Response {
     let query = request.query.clone();
     let variables = request.variables.clone();
     let operation = request.operation_name.clone();
@@ -1062,17 +1150,21 @@ pub async fn execute_atomic(
         r
     };
     let collected = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let first_errors = FieldErrors::default();
     let first = schema
         .execute(request.data(RequestData {
             token_error: None,
             mutations: MutationMode::Collect(collected.clone()),
+            errors: first_errors.clone(),
         }))
         .await;
-    if !first.errors.is_empty() {
-        return render(first);
+    if !first.errors.is_empty() || first_errors.0.lock().is_ok_and(|e| !e.is_empty()) {
+        return render(first, &first_errors);
     }
-    let fields: Vec<(bool, Result<Vec<Planned>, String>)> =
-        collected.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default();
+    let fields: Vec<(bool, Result<Vec<Planned>, String>)> = collected
+        .lock()
+        .map(|mut c| std::mem::take(&mut *c))
+        .unwrap_or_default();
     let outcome = run_batch(&state.shared, &fields).await;
     let results: VecDeque<Result<Value, String>> = match outcome {
         Err(cause) => fields.iter().map(|_| Err(cause.clone())).collect(),
@@ -1089,13 +1181,15 @@ pub async fn execute_atomic(
             })
             .collect(),
     };
+    let second_errors = FieldErrors::default();
     let second = schema
         .execute(again().data(RequestData {
             token_error: None,
             mutations: MutationMode::Replay(Arc::new(std::sync::Mutex::new(results))),
+            errors: second_errors.clone(),
         }))
         .await;
-    render(second)
+    render(second, &second_errors)
 }
 
 /// What a batch answered.
@@ -1137,14 +1231,21 @@ async fn run_batch(shared: &Shared, fields: &[(bool, Result<Vec<Planned>, String
     if with_options.len() > 1 {
         return Err("options can only de defined once in an @atomic mutation selection".into());
     }
-    let options = with_options.first().map(|p| p.options.clone()).unwrap_or_else(|| Options {
-        serial_consistency: Some(SerialConsistency::Serial),
-        ..Options::default()
-    });
+    let options = with_options
+        .first()
+        .map(|p| p.options.clone())
+        .unwrap_or_else(|| Options {
+            serial_consistency: Some(SerialConsistency::Serial),
+            ..Options::default()
+        });
     let mut batch = Batch::new(BatchType::Logged);
     let mut values = Vec::with_capacity(statements.len());
     for planned in &statements {
-        let prepared = shared.cql.prepare(&planned.cql, None).await.map_err(|e| cql_cause(&e))?;
+        let prepared = shared
+            .cql
+            .prepare(&planned.cql, None)
+            .await
+            .map_err(|e| cql_cause(&e))?;
         batch.append_statement(prepared);
         values.push(planned.binds.clone());
     }
@@ -1169,7 +1270,10 @@ async fn run_batch(shared: &Shared, fields: &[(bool, Result<Vec<Planned>, String
             .rows::<Row>()
             .map(|it| it.filter_map(Result::ok).map(|r| r.columns).collect())
             .unwrap_or_default();
-        if let (Some(i), Some(first)) = (outcome.columns.iter().position(|c| c == "[applied]"), outcome.rows.first()) {
+        if let (Some(i), Some(first)) = (
+            outcome.columns.iter().position(|c| c == "[applied]"),
+            outcome.rows.first(),
+        ) {
             outcome.applied = matches!(first.get(i), Some(Some(CqlValue::Boolean(true))));
         }
     }

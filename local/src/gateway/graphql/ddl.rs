@@ -12,14 +12,38 @@ use async_graphql::{Name, Value};
 use scylla::cluster::metadata::{CollectionType, ColumnKind, ColumnType, Keyspace, NativeType, Strategy};
 
 use super::types::value_field;
-use super::{RequestData, cql_cause, fetch_error};
+use super::{RequestData, caught, cql_cause, fetch_error};
 use crate::gateway::Shared;
 use crate::gateway::cql::{ident, qualified, string_literal};
 
 const BASIC_TYPES: [&str; 27] = [
-    "CUSTOM", "INT", "TIMEUUID", "TIMESTAMP", "UDT", "BIGINT", "TIME", "DURATION", "VARINT", "UUID", "BOOLEAN",
-    "TINYINT", "SMALLINT", "INET", "ASCII", "DECIMAL", "BLOB", "LIST", "MAP", "VARCHAR", "TUPLE", "DOUBLE", "COUNTER",
-    "DATE", "TEXT", "FLOAT", "SET",
+    "CUSTOM",
+    "INT",
+    "TIMEUUID",
+    "TIMESTAMP",
+    "UDT",
+    "BIGINT",
+    "TIME",
+    "DURATION",
+    "VARINT",
+    "UUID",
+    "BOOLEAN",
+    "TINYINT",
+    "SMALLINT",
+    "INET",
+    "ASCII",
+    "DECIMAL",
+    "BLOB",
+    "LIST",
+    "MAP",
+    "VARCHAR",
+    "TUPLE",
+    "DOUBLE",
+    "COUNTER",
+    "DATE",
+    "TEXT",
+    "FLOAT",
+    "SET",
 ];
 
 fn object(entries: Vec<(&str, Value)>) -> Value {
@@ -156,12 +180,7 @@ fn keyspace_value(name: &str, keyspace: &Keyspace) -> Value {
             let fields = udt
                 .field_types
                 .iter()
-                .map(|(f, t)| {
-                    object(vec![
-                        ("name", Value::String(f.to_string())),
-                        ("type", data_type(t)),
-                    ])
-                })
+                .map(|(f, t)| object(vec![("name", Value::String(f.to_string())), ("type", data_type(t))]))
                 .collect();
             object(vec![
                 ("name", Value::String(type_name.clone())),
@@ -238,8 +257,8 @@ pub fn decode_type(input: &Value) -> Result<String, String> {
     let wrap = |text: String| if frozen { format!("frozen<{text}>") } else { text };
     match basic.as_str() {
         "INT" | "INET" | "TIMEUUID" | "TIMESTAMP" | "BIGINT" | "TIME" | "DURATION" | "VARINT" | "UUID" | "BOOLEAN"
-        | "TINYINT" | "SMALLINT" | "ASCII" | "DECIMAL" | "BLOB" | "VARCHAR" | "TEXT" | "DOUBLE" | "COUNTER" | "DATE"
-        | "FLOAT" => Ok(basic.to_lowercase()),
+        | "TINYINT" | "SMALLINT" | "ASCII" | "DECIMAL" | "BLOB" | "VARCHAR" | "TEXT" | "DOUBLE" | "COUNTER"
+        | "DATE" | "FLOAT" => Ok(basic.to_lowercase()),
         "LIST" | "SET" => {
             let label = if basic == "LIST" { "List" } else { "Set" };
             if info.is_none() {
@@ -344,7 +363,9 @@ fn ddl_cql(ctx: &ResolverContext<'_>, mutation: &str) -> Result<String, String> 
                     let mut parts = vec!["'class': 'NetworkTopologyStrategy'".to_string()];
                     for dc in dcs {
                         let Value::Object(map) = dc else { continue };
-                        let Some(Value::String(dc_name)) = map.get("name") else { continue };
+                        let Some(Value::String(dc_name)) = map.get("name") else {
+                            continue;
+                        };
                         let replicas = match map.get("replicas") {
                             Some(Value::Number(n)) => n.as_i64().unwrap_or(3),
                             _ => 3,
@@ -381,7 +402,11 @@ fn ddl_cql(ctx: &ResolverContext<'_>, mutation: &str) -> Result<String, String> 
                 .collect();
             let mut key = format!(
                 "({})",
-                partition.iter().map(|(n, _, _)| ident(n)).collect::<Vec<_>>().join(", ")
+                partition
+                    .iter()
+                    .map(|(n, _, _)| ident(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             for (name, _, _) in &clustering {
                 key.push_str(", ");
@@ -455,7 +480,10 @@ fn ddl_cql(ctx: &ResolverContext<'_>, mutation: &str) -> Result<String, String> 
         "createIndex" => {
             let table = qualified(&required("keyspaceName")?, &required("tableName")?);
             let column = ident(&required("columnName")?);
-            let kind = ctx.args.get("indexKind").and_then(|v| v.enum_name().ok().map(str::to_string));
+            let kind = ctx
+                .args
+                .get("indexKind")
+                .and_then(|v| v.enum_name().ok().map(str::to_string));
             let target = match kind.as_deref() {
                 None => column,
                 Some("KEYS") => format!("KEYS({column})"),
@@ -465,7 +493,9 @@ fn ddl_cql(ctx: &ResolverContext<'_>, mutation: &str) -> Result<String, String> 
                 Some(other) => return Err(format!("Invalid indexKind value: {other}")),
             };
             let custom = string_arg(ctx, "indexType");
-            let name = string_arg(ctx, "indexName").map(|n| format!("{} ", ident(&n))).unwrap_or_default();
+            let name = string_arg(ctx, "indexName")
+                .map(|n| format!("{} ", ident(&n)))
+                .unwrap_or_default();
             let mut cql = format!(
                 "CREATE {}INDEX {}{name}ON {table} ({target})",
                 if custom.is_some() { "CUSTOM " } else { "" },
@@ -489,16 +519,20 @@ fn ddl_mutation(name: &'static str, arguments: Vec<InputValue>) -> Field {
     arguments.into_iter().fold(
         Field::new(name, TypeRef::named(TypeRef::BOOLEAN), move |ctx| {
             FieldFuture::new(async move {
-                check_token(&ctx)?;
-                let key = response_key(&ctx);
-                let shared = ctx.data::<Arc<Shared>>()?;
-                let cql = ddl_cql(&ctx, name).map_err(|e| fetch_error(&key, &e))?;
-                shared
-                    .cql
-                    .run_ddl(&cql)
-                    .await
-                    .map_err(|e| fetch_error(&key, &cql_cause(&e)))?;
-                Ok(Some(Value::Boolean(true)))
+                let result: async_graphql::Result<Option<FieldValue>> = async {
+                    check_token(&ctx)?;
+                    let key = response_key(&ctx);
+                    let shared = ctx.data::<Arc<Shared>>()?;
+                    let cql = ddl_cql(&ctx, name).map_err(|e| fetch_error(&key, &e))?;
+                    shared
+                        .cql
+                        .run_ddl(&cql)
+                        .await
+                        .map_err(|e| fetch_error(&key, &cql_cause(&e)))?;
+                    Ok(Some(FieldValue::value(Value::Boolean(true))))
+                }
+                .await;
+                caught(&ctx, result)
             })
         }),
         |field, argument| field.argument(argument),
@@ -524,20 +558,30 @@ pub fn schema(shared: Arc<Shared>) -> Result<Schema, SchemaError> {
     let query = Object::new("Query")
         .field(Field::new("keyspaces", TypeRef::named_list("Keyspace"), |ctx| {
             FieldFuture::new(async move {
-                check_token(&ctx)?;
-                let shared = ctx.data::<Arc<Shared>>()?;
-                Ok(Some(Value::List(keyspaces(shared).await)))
+                let result: async_graphql::Result<Option<FieldValue>> = async {
+                    check_token(&ctx)?;
+                    let shared = ctx.data::<Arc<Shared>>()?;
+                    Ok(Some(FieldValue::value(Value::List(keyspaces(shared).await))))
+                }
+                .await;
+                caught(&ctx, result)
             })
         }))
         .field(
             Field::new("keyspace", TypeRef::named("Keyspace"), |ctx| {
                 FieldFuture::new(async move {
-                    check_token(&ctx)?;
-                    let name = ctx.args.try_get("name")?.string()?.to_string();
-                    let shared = ctx.data::<Arc<Shared>>()?;
-                    shared.cql.refresh_schema().await;
-                    let state = shared.cql.session().get_cluster_state();
-                    Ok(state.get_keyspace(&name).map(|ks| FieldValue::value(keyspace_value(&name, ks))))
+                    let result: async_graphql::Result<Option<FieldValue>> = async {
+                        check_token(&ctx)?;
+                        let name = ctx.args.try_get("name")?.string()?.to_string();
+                        let shared = ctx.data::<Arc<Shared>>()?;
+                        shared.cql.refresh_schema().await;
+                        let state = shared.cql.session().get_cluster_state();
+                        Ok(state
+                            .get_keyspace(&name)
+                            .map(|ks| FieldValue::value(keyspace_value(&name, ks))))
+                    }
+                    .await;
+                    caught(&ctx, result)
                 })
             })
             .argument(arg("name", nn(TypeRef::STRING))),
@@ -572,7 +616,8 @@ pub fn schema(shared: Arc<Shared>) -> Result<Schema, SchemaError> {
     let data_center = Object::new("DataCenter")
         .field(value_field("name", "name", nn(TypeRef::STRING)))
         .field(value_field("replicas", "replicas", nn(TypeRef::INT)));
-    let column_kind = Enum::new("ColumnKind").items(["COMPACT", "UNKNOWN", "PARTITION", "CLUSTERING", "REGULAR", "STATIC"]);
+    let column_kind =
+        Enum::new("ColumnKind").items(["COMPACT", "UNKNOWN", "PARTITION", "CLUSTERING", "REGULAR", "STATIC"]);
     let basic_type = Enum::new("BasicType").items(BASIC_TYPES);
     let index_kind = Enum::new("IndexKind").items(["KEYS", "VALUES", "ENTRIES", "FULL"]);
     let data_center_input = InputObject::new("DataCenterInput")
@@ -691,13 +736,20 @@ mod tests {
 
     #[test]
     fn data_type_inputs_decode_to_cql_types() {
-        assert_eq!(decode_type(&parse(serde_json::json!({"basic": "TEXT"}))), Ok("text".into()));
         assert_eq!(
-            decode_type(&parse(serde_json::json!({"basic": "MAP", "info": {"subTypes": [{"basic": "TEXT"}, {"basic": "INT"}]}}))),
+            decode_type(&parse(serde_json::json!({"basic": "TEXT"}))),
+            Ok("text".into())
+        );
+        assert_eq!(
+            decode_type(&parse(
+                serde_json::json!({"basic": "MAP", "info": {"subTypes": [{"basic": "TEXT"}, {"basic": "INT"}]}})
+            )),
             Ok("map<text, int>".into())
         );
         assert_eq!(
-            decode_type(&parse(serde_json::json!({"basic": "LIST", "info": {"subTypes": [{"basic": "INT"}], "frozen": true}}))),
+            decode_type(&parse(
+                serde_json::json!({"basic": "LIST", "info": {"subTypes": [{"basic": "INT"}], "frozen": true}})
+            )),
             Ok("frozen<list<int>>".into())
         );
         assert_eq!(

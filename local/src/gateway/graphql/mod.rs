@@ -8,14 +8,16 @@
 //! forms Stargate accepts (JSON or `application/graphql` POST, GET with `?query=`), the token
 //! check, Stargate's error shapes, and the `@atomic` / `@async` operation directives.
 
+pub mod admin;
 pub mod cql_first;
 pub mod ddl;
+pub mod schema_first;
 pub mod types;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dynamic::Schema;
+use async_graphql::dynamic::{FieldValue, ResolverContext, Schema};
 use async_graphql::parser::types::{DocumentOperations, OperationDefinition, OperationType};
 use async_graphql::{Pos, Positioned, ServerError, Value};
 use axum::Router;
@@ -40,6 +42,7 @@ pub const ASTRA_PREFIX: &str = "/api";
 pub struct GraphqlState {
     pub shared: Arc<Shared>,
     ddl: Schema,
+    admin: Schema,
     pub(crate) keyspaces: cql_first::SchemaCache,
 }
 
@@ -47,12 +50,17 @@ pub struct GraphqlState {
 pub fn router(shared: Arc<Shared>) -> Result<Router, String> {
     let state = Arc::new(GraphqlState {
         ddl: ddl::schema(shared.clone()).map_err(|e| format!("the /graphql-schema schema: {e}"))?,
+        admin: admin::schema(shared.clone()).map_err(|e| format!("the /graphql-admin schema: {e}"))?,
         keyspaces: cql_first::SchemaCache::default(),
         shared,
     });
     let routes = Router::new()
         .route("/graphql-schema", get(ddl_endpoint).post(ddl_endpoint))
-        .route("/graphql", get(default_keyspace_endpoint).post(default_keyspace_endpoint))
+        .route("/graphql-admin", get(admin_endpoint).post(admin_endpoint))
+        .route(
+            "/graphql",
+            get(default_keyspace_endpoint).post(default_keyspace_endpoint),
+        )
         .route("/graphql/{keyspace}", get(dml_endpoint).post(dml_endpoint))
         .with_state(state);
     Ok(Router::new()
@@ -73,6 +81,37 @@ pub struct RequestData {
     pub token_error: Option<String>,
     /// How mutations run: directly, collected into one batch (`@atomic`), or without waiting (`@async`).
     pub mutations: cql_first::MutationMode,
+    /// Errors of nullable fields, which resolve to null (see [`caught`]).
+    pub errors: FieldErrors,
+}
+
+/// The errors of fields that resolved to null instead of failing their parent.
+#[derive(Clone, Default)]
+pub struct FieldErrors(Arc<std::sync::Mutex<Vec<ServerError>>>);
+
+impl FieldErrors {
+    fn take(&self) -> Vec<ServerError> {
+        self.0.lock().map(|mut e| std::mem::take(&mut *e)).unwrap_or_default()
+    }
+}
+
+/// A nullable field's failure as graphql-java reports it: the field is `null` and an error
+/// with its path and location is added, while its siblings still resolve. (A dynamic
+/// `async-graphql` schema would fail the whole selection instead.)
+pub fn caught<'a>(
+    ctx: &ResolverContext<'_>,
+    result: async_graphql::Result<Option<FieldValue<'a>>>,
+) -> async_graphql::Result<Option<FieldValue<'a>>> {
+    match (result, ctx.data::<RequestData>()) {
+        (Err(error), Ok(data)) => {
+            let error = ctx.ctx.set_error_path(error.into_server_error(ctx.ctx.item.pos));
+            if let Ok(mut errors) = data.errors.0.lock() {
+                errors.push(error);
+            }
+            Ok(None)
+        }
+        (result, _) => result,
+    }
 }
 
 /// A request-level failure in Stargate's GraphQL shape: `{"errors":[{"message":…}]}`.
@@ -96,19 +135,19 @@ fn read_request(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
     body: &Bytes,
-) -> Result<async_graphql::Request, Response> {
+) -> Result<async_graphql::Request, Box<Response>> {
     let missing = || {
-        request_error(
+        Box::new(request_error(
             StatusCode::BAD_REQUEST,
             "You must provide a GraphQL query, either as a query parameter or in the request body",
-        )
+        ))
     };
-    let variables = |text: Option<&String>| -> Result<async_graphql::Variables, Response> {
+    let variables = |text: Option<&String>| -> Result<async_graphql::Variables, Box<Response>> {
         match text.filter(|t| !t.trim().is_empty()) {
             None => Ok(async_graphql::Variables::default()),
             Some(text) => serde_json::from_str::<serde_json::Value>(text)
                 .map(async_graphql::Variables::from_json)
-                .map_err(|_| request_error(StatusCode::BAD_REQUEST, "Could not parse variables")),
+                .map_err(|_| Box::new(request_error(StatusCode::BAD_REQUEST, "Could not parse variables"))),
         }
     };
     let url_query = params.get("query").filter(|q| !q.trim().is_empty());
@@ -124,14 +163,18 @@ fn read_request(
         let from_body = if content_type.starts_with("application/graphql") {
             async_graphql::Request::new(String::from_utf8_lossy(body).into_owned())
         } else {
-            serde_json::from_slice::<async_graphql::Request>(body)
-                .map_err(|e| request_error(StatusCode::BAD_REQUEST, &format!("Could not parse the request body: {e}")))?
+            serde_json::from_slice::<async_graphql::Request>(body).map_err(|e| {
+                Box::new(request_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Could not parse the request body: {e}"),
+                ))
+            })?
         };
         if url_query.is_some() && !from_body.query.trim().is_empty() {
-            return Err(request_error(
+            return Err(Box::new(request_error(
                 StatusCode::BAD_REQUEST,
                 "You can't provide a GraphQL query both as a query parameter and in the request body",
-            ));
+            )));
         }
         match url_query {
             Some(query) => async_graphql::Request::new(query.clone())
@@ -256,7 +299,10 @@ fn java_validation_message(message: &str) -> Option<String> {
 
 /// A response in graphql-java's JSON: `data` only when execution started, each error with a
 /// `classification`.
-fn render(response: async_graphql::Response) -> Response {
+fn render(mut response: async_graphql::Response, caught: &FieldErrors) -> Response {
+    let mut errors = caught.take();
+    errors.append(&mut response.errors);
+    response.errors = errors;
     let mut body = Map::new();
     let executed = !matches!(response.data, Value::Null) || response.errors.iter().any(|e| !e.path.is_empty());
     let errors: Vec<serde_json::Value> = response
@@ -304,7 +350,12 @@ fn error_json(error: ServerError, executed: bool) -> serde_json::Value {
     if !error.path.is_empty() {
         object.insert("path".into(), serde_json::to_value(&error.path).unwrap_or_default());
     }
-    object.insert("extensions".into(), json!({"classification": classification}));
+    let mut extensions = match error.extensions.as_ref().map(serde_json::to_value) {
+        Some(Ok(serde_json::Value::Object(map))) => map,
+        _ => Map::new(),
+    };
+    extensions.insert("classification".into(), json!(classification));
+    object.insert("extensions".into(), serde_json::Value::Object(extensions));
     serde_json::Value::Object(object)
 }
 
@@ -332,8 +383,9 @@ async fn execute(schema: &Schema, mut request: async_graphql::Request, data: Req
     if let Err(error) = async_graphql::parser::parse_query(&request.query) {
         return syntax_error(&error);
     }
+    let errors = data.errors.clone();
     request = request.data(data);
-    render(schema.execute(request).await)
+    render(schema.execute(request).await, &errors)
 }
 
 type Params = Query<HashMap<String, String>>;
@@ -345,9 +397,34 @@ async fn ddl_endpoint(
     Query(params): Params,
     body: Bytes,
 ) -> Response {
+    let schema = state.ddl.clone();
+    serve_fixed(&state, schema, method, headers, params, body).await
+}
+
+async fn admin_endpoint(
+    State(state): State<Arc<GraphqlState>>,
+    method: Method,
+    headers: HeaderMap,
+    Query(params): Params,
+    body: Bytes,
+) -> Response {
+    let schema = state.admin.clone();
+    serve_fixed(&state, schema, method, headers, params, body).await
+}
+
+/// `/graphql-schema` and `/graphql-admin`: a refused token fails each field, as Stargate's
+/// fetchers do; a missing one is refused by the HTTP layer.
+async fn serve_fixed(
+    state: &GraphqlState,
+    schema: Schema,
+    method: Method,
+    headers: HeaderMap,
+    params: HashMap<String, String>,
+    body: Bytes,
+) -> Response {
     let request = match read_request(&method, &headers, &params, &body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let token_error = match check_token(&state.shared, &headers).await {
         Ok(()) => None,
@@ -358,7 +435,6 @@ async fn ddl_endpoint(
         token_error,
         ..RequestData::default()
     };
-    let schema = state.ddl.clone();
     execute(&schema, request, data).await
 }
 
@@ -394,10 +470,10 @@ async fn serve_keyspace(
     }
     let mut request = match read_request(&method, &headers, &params, &body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
-    let schema = match cql_first::keyspace_schema(&state, &keyspace).await {
-        Ok(Some(schema)) => schema,
+    let (schema, schema_first) = match cql_first::keyspace_schema(&state, &keyspace).await {
+        Ok(Some(found)) => found,
         Ok(None) => return request_error(StatusCode::NOT_FOUND, &format!("Unknown keyspace '{keyspace}'")),
         Err(error) => {
             tracing::warn!(%keyspace, error = %error.message, "cannot build the keyspace's GraphQL schema");
@@ -408,7 +484,7 @@ async fn serve_keyspace(
         return syntax_error(&error);
     }
     let directives = take_operation_directives(&mut request);
-    if directives.atomic && directives.selections > 1 {
+    if directives.atomic && directives.selections > 1 && !schema_first {
         return cql_first::execute_atomic(&state, &schema, request).await;
     }
     let data = RequestData {
@@ -418,8 +494,10 @@ async fn serve_keyspace(
         } else {
             cql_first::MutationMode::Direct
         },
+        errors: FieldErrors::default(),
     };
-    render(schema.execute(request.data(data)).await)
+    let errors = data.errors.clone();
+    render(schema.execute(request.data(data)).await, &errors)
 }
 
 /// `/graphql` without a keyspace: the oldest non-system keyspace, as Stargate picks it.
@@ -445,7 +523,9 @@ mod tests {
 
     #[test]
     fn operation_directives_are_read_and_removed() {
-        let mut request = async_graphql::Request::new("mutation m @atomic {\n  a: insertx(value: {id: 1}) { applied }\n  b: insertx(value: {id: 2}) { applied } }");
+        let mut request = async_graphql::Request::new(
+            "mutation m @atomic {\n  a: insertx(value: {id: 1}) { applied }\n  b: insertx(value: {id: 2}) { applied } }",
+        );
         let found = take_operation_directives(&mut request);
         assert!(found.atomic && !found.is_async);
         assert_eq!(found.selections, 2);

@@ -23,8 +23,22 @@ use crate::gateway::values;
 
 /// Stargate's custom scalars, in the order its schema declares them.
 pub const CUSTOM_SCALARS: [&str; 16] = [
-    "Uuid", "TimeUuid", "Inet", "Date", "Duration", "BigInt", "Counter", "Ascii", "Decimal", "Varint", "Float32",
-    "Blob", "SmallInt", "TinyInt", "Timestamp", "Time",
+    "Uuid",
+    "TimeUuid",
+    "Inet",
+    "Date",
+    "Duration",
+    "BigInt",
+    "Counter",
+    "Ascii",
+    "Decimal",
+    "Varint",
+    "Float32",
+    "Blob",
+    "SmallInt",
+    "TinyInt",
+    "Timestamp",
+    "Time",
 ];
 
 /// The custom scalars as types of a dynamic schema.
@@ -91,10 +105,10 @@ pub fn graphql_name(cql: &str, kind: NameKind) -> String {
         return (*escaped).to_string();
     }
     let mut name = hex_escape(cql);
-    if kind != NameKind::Column {
-        if let Some((prefix, replacement)) = RESERVED_PREFIXES.iter().find(|(p, _)| name.starts_with(p)) {
-            name = format!("{replacement}{}", &name[prefix.len()..]);
-        }
+    if kind != NameKind::Column
+        && let Some((prefix, replacement)) = RESERVED_PREFIXES.iter().find(|(p, _)| name.starts_with(p))
+    {
+        name = format!("{replacement}{}", &name[prefix.len()..]);
     }
     match kind {
         NameKind::Table => {
@@ -369,7 +383,9 @@ impl Composites {
                 } => {
                     let key = self.type_ref(key, true)?;
                     let value = self.type_ref(value, true)?;
-                    let TypeRef::List(entry) = input.clone() else { return None };
+                    let TypeRef::List(entry) = input.clone() else {
+                        return None;
+                    };
                     object = object
                         .field(InputValue::new("containsKey", key))
                         .field(InputValue::new("contains", value))
@@ -492,10 +508,9 @@ pub fn from_graphql(value: &Value, typ: &ColumnType) -> Result<Option<CqlValue>,
             .and_then(|d| u32::try_from(d).ok())
             .map(|d| Some(CqlValue::Date(CqlDate(d))))
             .ok_or_else(invalid),
-        (ColumnType::Native(NativeType::Time), Value::Number(n)) => n
-            .as_i64()
-            .map(|t| Some(CqlValue::Time(CqlTime(t))))
-            .ok_or_else(invalid),
+        (ColumnType::Native(NativeType::Time), Value::Number(n)) => {
+            n.as_i64().map(|t| Some(CqlValue::Time(CqlTime(t)))).ok_or_else(invalid)
+        }
         (
             ColumnType::Native(
                 NativeType::Text
@@ -537,7 +552,9 @@ pub fn from_graphql(value: &Value, typ: &ColumnType) -> Result<Option<CqlValue>,
         ) => {
             let mut entries = Vec::with_capacity(items.len());
             for item in items {
-                let Value::Object(entry) = item else { return Err(invalid()) };
+                let Value::Object(entry) = item else {
+                    return Err(invalid());
+                };
                 let key = entry
                     .get("key")
                     .map(|k| from_graphql(k, key_type))
