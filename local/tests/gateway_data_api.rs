@@ -443,11 +443,29 @@ async fn data_api_bad_documents_fields_and_tables_have_their_codes() {
 #[ignore = "needs the local stack: run scripts/test"]
 async fn data_api_default_id_object_id_and_uuid() {
     let gw = TestGateway::start().await;
-    for (kind, key) in [("objectId", "$objectId"), ("uuid", "$uuid")] {
+    // (type, the extended-JSON key of the generated _id, the UUID version when it is one)
+    let kinds = [
+        ("objectId", "$objectId", None),
+        ("uuid", "$uuid", Some(4)),
+        ("uuidv6", "$uuid", Some(6)),
+        ("uuidv7", "$uuid", Some(7)),
+    ];
+    for (kind, key, version) in kinds {
         let c = collection(&gw, json!({"defaultId": {"type": kind}})).await;
         let answer = ok(&gw, &c, json!({"insertOne": {"document": {"a": 1}}})).await;
         let id = &answer["status"]["insertedIds"][0];
-        assert!(id[key].is_string(), "{kind}: {answer}");
+        let text = id[key].as_str().unwrap_or_else(|| panic!("{kind}: {answer}"));
+        match version {
+            Some(v) => assert_eq!(
+                uuid::Uuid::parse_str(text).unwrap().get_version_num(),
+                v,
+                "{kind}: {text}"
+            ),
+            None => assert!(
+                text.len() == 24 && text.chars().all(|c| c.is_ascii_hexdigit()),
+                "{kind}: {text}"
+            ),
+        }
         let found = ok(&gw, &c, json!({"findOne": {"filter": {"_id": id}}})).await;
         assert_eq!(found["data"]["document"]["a"], json!(1));
     }
@@ -489,6 +507,13 @@ async fn data_api_insert_many_ordered_stops_unordered_continues() {
     assert_eq!(
         responses["status"]["documentResponses"],
         json!([{"_id": "e", "status": "OK"}, {"_id": "a", "status": "ERROR", "errorsIdx": 0}])
+    );
+
+    // A single document's error is not prefixed with its _id.
+    let single = command(&gw, Some(&c), json!({"insertMany": {"documents": [{"_id": "a"}]}})).await;
+    assert_eq!(
+        single["errors"][0]["message"],
+        "Document already exists with the given _id"
     );
 
     let too_many: Vec<Value> = (0..101).map(|i| json!({ "i": i })).collect();

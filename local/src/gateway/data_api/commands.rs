@@ -493,7 +493,8 @@ impl Ctx<'_> {
                         Ok(_) => DataApiError::plain(Code::DocumentAlreadyExists),
                         Err(e) => e.clone(),
                     };
-                    let error = if responses {
+                    // With more than one document, each message names its `_id`.
+                    let error = if responses || prepared.len() == 1 {
                         error
                     } else {
                         DataApiError::with_message(

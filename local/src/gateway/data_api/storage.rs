@@ -138,6 +138,23 @@ impl DocId {
                         .to_string(),
                 )
             }
+            Some("uuidv6") => {
+                // 100 ns intervals since the Gregorian calendar's start (1582-10-15).
+                const GREGORIAN_OFFSET: u64 = 0x01B2_1DD2_1381_4000;
+                let unix_ticks =
+                    u64::try_from(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) / 100).unwrap_or(0);
+                let node: [u8; 6] = rand::random();
+                DocId::Uuid(
+                    uuid::Builder::from_sorted_gregorian_timestamp(
+                        unix_ticks + GREGORIAN_OFFSET,
+                        rand::random(),
+                        &node,
+                    )
+                    .into_uuid()
+                    .hyphenated()
+                    .to_string(),
+                )
+            }
             Some(_) => DocId::Uuid(uuid::Uuid::new_v4().hyphenated().to_string()),
             None => DocId::Str(uuid::Uuid::new_v4().hyphenated().to_string()),
         }
