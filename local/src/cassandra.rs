@@ -71,8 +71,10 @@ saved_caches_directory: {data}/saved_caches
 hints_directory: {data}/hints
 cdc_raw_directory: {data}/cdc_raw
 
-commitlog_sync: periodic
-commitlog_sync_period: 10000ms
+# A write is acknowledged once its commit log entry is on disk (concurrent writes share one
+# fsync): an acknowledged write survives a killed node. With `periodic` (Cassandra's default,
+# which relies on replicas elsewhere) a kill -9 lost the writes of the last seconds.
+commitlog_sync: batch
 
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
@@ -526,5 +528,6 @@ mod tests {
         assert!(yaml.contains("seeds: \"127.0.0.1:17000\""));
         assert!(yaml.contains("commitlog_directory: /tmp/x/.astra-local/cassandra/data/commitlog"));
         assert!(yaml.contains("authenticator: PasswordAuthenticator"));
+        assert!(yaml.contains("commitlog_sync: batch\n") && !yaml.contains("commitlog_sync_period"));
     }
 }

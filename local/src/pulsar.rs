@@ -112,6 +112,10 @@ fn config_keys(paths: &Paths, ports: &Ports, certs: &Path) -> Vec<(&'static str,
         ("brokerServicePortTls", ports.pulsar_tls.to_string()),
         ("webServicePortTls", ports.pulsar_https.to_string()),
         ("advertisedAddress", "127.0.0.1".into()),
+        // Write each acknowledgement to the subscription's cursor at once. standalone.conf writes
+        // at most one per 10 s (0.1/s), so after a killed broker every message acknowledged in the
+        // last seconds was delivered again (issue #14; local/tests/faults.rs). 0 turns the limit off.
+        ("managedLedgerDefaultMarkDeleteRateLimit", "0".into()),
         ("tlsCertificateFilePath", certs.join("server.crt").display().to_string()),
         // Pulsar wants the key in PKCS#8.
         ("tlsKeyFilePath", certs.join("server.key").display().to_string()),
