@@ -1375,3 +1375,186 @@ async fn graphql_admin_introspection_lists_the_admin_types() {
         .clone();
     assert_eq!(strategy["defaultValue"], json!("ADD_MISSING_TABLES_AND_COLUMNS"));
 }
+
+const AUTHORS_SDL: &str = r#"
+enum Genre { FICTION HISTORY }
+type Address @cql_entity(name: "address", target: UDT) @cql_input { street: String city: String }
+type Author @cql_entity(name: "authors") @cql_input {
+  id: ID!
+  name: String
+  genre: Genre
+  address: Address
+  tags: [String] @cql_index(name: "authors_tags_idx", target: VALUES)
+}
+type AuthorPayload @cql_payload { applied: Boolean author: Author }
+type Query {
+  author(id: ID!): Author
+  authorsByTag(tag: String! @cql_where(field: "tags", predicate: CONTAINS)): [Author]
+}
+type Mutation {
+  insertAuthor(author: AuthorInput!): Author @cql_insert(ttl: "PT1H")
+  updateAuthor(author: AuthorInput!): Boolean
+  updateAuthorIfExists(author: AuthorInput!): AuthorPayload
+  removeAuthor(id: ID!): Boolean @cql_delete(targetEntity: "Author")
+  deleteAuthorIfName(id: ID!, name: String @cql_if(field: "name")): AuthorPayload @cql_delete(targetEntity: "Author")
+}
+"#;
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn graphql_first_udts_enums_indexes_updates_conditional_deletes_and_ttl() {
+    let gw = TestGateway::start().await;
+    let ks = fresh_keyspace(&gw, "gql_first_authors").await;
+    let deployed = deploy(&gw, &ks, AUTHORS_SDL, None).await;
+    assert_eq!(
+        deployed["cqlChanges"],
+        json!([
+            "Create UDT address",
+            "Create table authors",
+            "Create index authors_tags_idx on authors.tags"
+        ])
+    );
+    let path = format!("/graphql/{ks}");
+    let inserted = data(
+        &gw,
+        &path,
+        r#"mutation { insertAuthor(author: {name: "Ann", genre: FICTION, address: {street: "1 Main St", city: "Lyon"}, tags: ["poetry", "prose"]}) {
+            id name genre address { city } tags } }"#,
+        json!({}),
+    )
+    .await;
+    let author = &inserted["insertAuthor"];
+    let id = author["id"].as_str().expect("a generated id").to_string();
+    assert_eq!(author["genre"], json!("FICTION"));
+    assert_eq!(author["address"], json!({"city": "Lyon"}));
+
+    let read = data(
+        &gw,
+        &path,
+        "query($id: ID!) { author(id: $id) { name genre address { street city } tags } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(
+        read["author"],
+        json!({"name": "Ann", "genre": "FICTION", "address": {"street": "1 Main St", "city": "Lyon"}, "tags": ["poetry", "prose"]})
+    );
+    let tagged = data(&gw, &path, "{ authorsByTag(tag: \"poetry\") { id } }", json!({})).await;
+    assert_eq!(tagged["authorsByTag"], json!([{"id": id}]));
+
+    let updated = data(
+        &gw,
+        &path,
+        "mutation($id: ID!) { updateAuthor(author: {id: $id, name: \"Anna\", genre: HISTORY}) }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(updated, json!({"updateAuthor": true}));
+    let read = data(
+        &gw,
+        &path,
+        "query($id: ID!) { author(id: $id) { name genre } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(read["author"], json!({"name": "Anna", "genre": "HISTORY"}));
+
+    let absent = uuid::Uuid::new_v4().to_string();
+    let refused = data(
+        &gw,
+        &path,
+        "mutation($id: ID!) { updateAuthorIfExists(author: {id: $id, name: \"x\"}) { applied author { name } } }",
+        json!({"id": absent}),
+    )
+    .await;
+    assert_eq!(
+        refused["updateAuthorIfExists"],
+        json!({"applied": false, "author": {"name": null}})
+    );
+
+    let conditional =
+        "mutation($id: ID!, $n: String) { deleteAuthorIfName(id: $id, name: $n) { applied author { name } } }";
+    let kept = data(&gw, &path, conditional, json!({"id": id, "n": "Ann"})).await;
+    assert_eq!(
+        kept["deleteAuthorIfName"],
+        json!({"applied": false, "author": {"name": "Anna"}})
+    );
+
+    // The insert's TTL is on the row (plain CQL).
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_node(&gw.env.contact_point)
+        .user(&gw.env.username, &gw.env.password)
+        .build()
+        .await
+        .expect("a plain CQL session");
+    let result = session
+        .query_unpaged(
+            format!("SELECT TTL(address) FROM {ks}.authors WHERE id = ?"),
+            (uuid::Uuid::parse_str(&id).expect("uuid"),),
+        )
+        .await
+        .expect("CQL select");
+    let (ttl,): (Option<i32>,) = result.into_rows_result().expect("rows").single_row().expect("one row");
+    assert!(ttl.is_some_and(|t| t > 3000 && t <= 3600), "{ttl:?}");
+
+    let removed = data(&gw, &path, conditional, json!({"id": id, "n": "Anna"})).await;
+    assert_eq!(removed["deleteAuthorIfName"]["applied"], json!(true));
+    let gone = data(
+        &gw,
+        &path,
+        "query($id: ID!) { author(id: $id) { name } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(gone, json!({"author": null}));
+    let removed = data(
+        &gw,
+        &path,
+        "mutation($id: ID!) { removeAuthor(id: $id) }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(removed, json!({"removeAuthor": true}));
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn graphql_files_serve_the_deployed_sdl_and_the_directives() {
+    let gw = TestGateway::start().await;
+    let ks = fresh_keyspace(&gw, "gql_files").await;
+    let version = deploy(&gw, &ks, TASKS_SDL, None).await["version"]
+        .as_str()
+        .expect("a version")
+        .to_string();
+    let get = |path: String, token: bool| {
+        let mut request = gw.http.get(gw.graphql_url(&path));
+        if token {
+            request = request.header("X-Cassandra-Token", &gw.env.application_token);
+        }
+        async move {
+            let response = request.send().await.expect("answer");
+            (response.status(), response.text().await.expect("body"))
+        }
+    };
+    let (status, body) = get(format!("/graphql-files/keyspace/{ks}.graphql"), true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, TASKS_SDL);
+    let (status, body) = get(format!("/graphql-files/keyspace/{ks}.graphql?version={version}"), true).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, TASKS_SDL));
+    let (status, _) = get(format!("/graphql-files/keyspace/{ks}.graphql"), false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let missing = unique("no_schema");
+    let (status, body) = get(format!("/graphql-files/keyspace/{missing}.graphql"), true).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        parse(&body)["description"],
+        json!(format!(
+            "The schema for keyspace {missing} and version null does not exist."
+        ))
+    );
+    let (status, body) = get("/api/graphql-files/cql_directives.graphql".into(), false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("directive @cql_entity"), "{body}");
+    // The directives file is itself valid SDL.
+    assert!(async_graphql::parser::parse_schema(&body).is_ok());
+}

@@ -28,6 +28,68 @@ pub const SCHEMA_TABLE: &str = "schema_source";
 /// Stargate keeps this many versions per keyspace.
 const RETAINED_VERSIONS: usize = 10;
 
+/// The directives a GraphQL-first schema may use, and the CQL scalars, as
+/// `GET /graphql-files/cql_directives.graphql` serves them (for editors and codegen tools).
+pub const CQL_DIRECTIVES: &str = r#"# Maps an object type to a CQL table (default) or UDT.
+directive @cql_entity(name: String, target: EntityTarget = TABLE) on OBJECT
+enum EntityTarget { TABLE UDT }
+
+# Generates an input type with the entity's fields (named <Type>Input by default).
+directive @cql_input(name: String) on OBJECT
+
+# A response wrapper: not stored, holds an entity (or a list of them) and technical fields
+# such as `applied` and `pagingState`.
+directive @cql_payload on OBJECT
+
+# Maps a field to a column.
+directive @cql_column(name: String, partitionKey: Boolean = false, clusteringOrder: ClusteringOrder, typeHint: String) on FIELD_DEFINITION
+enum ClusteringOrder { ASC DESC }
+
+# Creates a secondary index on the column.
+directive @cql_index(name: String, class: String, target: IndexTarget, options: String) on FIELD_DEFINITION
+enum IndexTarget { KEYS VALUES ENTRIES FULL }
+
+# Query options.
+directive @cql_select(limit: Int, pageSize: Int = 100, consistencyLevel: QueryConsistency = LOCAL_QUORUM) on FIELD_DEFINITION
+enum QueryConsistency { ALL EACH_QUORUM QUORUM LOCAL_QUORUM ONE TWO THREE LOCAL_ONE ANY SERIAL LOCAL_SERIAL }
+
+# The argument carrying the paging state of the previous page.
+directive @cql_pagingState on ARGUMENT_DEFINITION
+
+# Mutation kinds and options (otherwise inferred from the name: insert/create, update, delete/remove).
+directive @cql_insert(ifNotExists: Boolean = false, consistencyLevel: MutationConsistency = LOCAL_QUORUM, serialConsistency: SerialConsistency = SERIAL, ttl: String) on FIELD_DEFINITION
+directive @cql_update(targetEntity: String, ifExists: Boolean = false, consistencyLevel: MutationConsistency = LOCAL_QUORUM, serialConsistency: SerialConsistency = SERIAL, ttl: String) on FIELD_DEFINITION
+directive @cql_delete(targetEntity: String, ifExists: Boolean = false, consistencyLevel: MutationConsistency = LOCAL_QUORUM, serialConsistency: SerialConsistency = SERIAL) on FIELD_DEFINITION
+enum MutationConsistency { ALL EACH_QUORUM QUORUM LOCAL_QUORUM ONE TWO THREE LOCAL_ONE ANY }
+enum SerialConsistency { SERIAL LOCAL_SERIAL }
+
+# Conditions: an argument stands for `field <predicate> value` in the WHERE (or IF) clause.
+directive @cql_where(field: String, predicate: Predicate = EQ) on ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION
+directive @cql_if(field: String, predicate: Predicate = EQ) on ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION
+enum Predicate { EQ NEQ LT GT LTE GTE IN CONTAINS CONTAINS_KEY CONTAINS_ENTRY }
+
+# Counter and collection updates, write timestamps.
+directive @cql_increment(field: String, prepend: Boolean = false) on ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION
+directive @cql_timestamp on ARGUMENT_DEFINITION
+
+scalar Uuid
+scalar TimeUuid
+scalar Inet
+scalar Date
+scalar Duration
+scalar BigInt
+scalar Counter
+scalar Ascii
+scalar Decimal
+scalar Varint
+scalar Float32
+scalar Blob
+scalar SmallInt
+scalar TinyInt
+scalar Timestamp
+scalar Time
+"#;
+
 /// A stored deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaSource {

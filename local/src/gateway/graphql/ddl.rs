@@ -282,6 +282,17 @@ pub fn decode_type(input: &Value) -> Result<String, String> {
         }
         "UDT" => {
             let name = name.ok_or("UDT type should contain an 'info' field specifying the UDT name")?;
+            // The gateway's CQL driver cannot read a column typed with a case-sensitive UDT
+            // name: its schema metadata would fail for every keyspace (a difference from Stargate).
+            let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !plain {
+                return Err(format!(
+                    "UDT names used in columns must be lower case on this gateway (got '{name}')"
+                ));
+            }
             Ok(wrap(ident(&name)))
         }
         "TUPLE" => {
@@ -757,8 +768,9 @@ mod tests {
             Err("List type should contain an 'info' field specifying the sub type".into())
         );
         assert_eq!(
-            decode_type(&parse(serde_json::json!({"basic": "UDT", "info": {"name": "Addr"}}))),
-            Ok("\"Addr\"".into())
+            decode_type(&parse(serde_json::json!({"basic": "UDT", "info": {"name": "addr"}}))),
+            Ok("\"addr\"".into())
         );
+        assert!(decode_type(&parse(serde_json::json!({"basic": "UDT", "info": {"name": "Addr"}}))).is_err());
     }
 }

@@ -57,6 +57,8 @@ pub fn router(shared: Arc<Shared>) -> Result<Router, String> {
     let routes = Router::new()
         .route("/graphql-schema", get(ddl_endpoint).post(ddl_endpoint))
         .route("/graphql-admin", get(admin_endpoint).post(admin_endpoint))
+        .route("/graphql-files/cql_directives.graphql", get(directives_file))
+        .route("/graphql-files/keyspace/{file}", get(schema_file))
         .route(
             "/graphql",
             get(default_keyspace_endpoint).post(default_keyspace_endpoint),
@@ -436,6 +438,65 @@ async fn serve_fixed(
         ..RequestData::default()
     };
     execute(&schema, request, data).await
+}
+
+/// `GET /graphql-files/cql_directives.graphql`: the directives of GraphQL-first schemas (open).
+async fn directives_file() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain;charset=UTF-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "inline; filename=\"cql_directives.graphql\"",
+            ),
+        ],
+        admin::CQL_DIRECTIVES,
+    )
+        .into_response()
+}
+
+/// `GET /graphql-files/keyspace/{keyspace}.graphql[?version=]`: a deployed schema's SDL.
+async fn schema_file(
+    State(state): State<Arc<GraphqlState>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    if let Err(error) = check_token(&state.shared, &headers).await {
+        return token_response(error);
+    }
+    let Some(keyspace) = file.strip_suffix(".graphql").filter(|k| valid_keyspace_name(k)) else {
+        return ApiError::new(StatusCode::BAD_REQUEST, "Malformed keyspace name").into_response();
+    };
+    let version = match params.get("version").map(|v| uuid::Uuid::parse_str(v)) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => return ApiError::new(StatusCode::BAD_REQUEST, "Malformed version").into_response(),
+    };
+    match admin::versions(&state.shared.cql, keyspace, version).await {
+        Ok(found) => match found.into_iter().next() {
+            Some(source) => (
+                [
+                    (header::CONTENT_TYPE, "text/plain;charset=UTF-8".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("inline; filename=\"{keyspace}-{}.graphql\"", source.version),
+                    ),
+                ],
+                source.contents,
+            )
+                .into_response(),
+            None => ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "The schema for keyspace {keyspace} and version {} does not exist.",
+                    params.get("version").map_or("null", String::as_str)
+                ),
+            )
+            .into_response(),
+        },
+        Err(error) => ApiError::from_grpc(error.code, &error.message).into_response(),
+    }
 }
 
 /// True for a keyspace name Stargate accepts in the path (`\w+`).

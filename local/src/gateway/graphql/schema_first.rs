@@ -264,6 +264,35 @@ pub enum OperationKind {
     Delete,
 }
 
+impl Operation {
+    /// The consistency levels of the operation (LOCAL_QUORUM and SERIAL unless its directive
+    /// says otherwise).
+    fn options(&self) -> Options {
+        use scylla::statement::{Consistency, SerialConsistency};
+        let consistency = match self.consistency.as_deref() {
+            Some("ONE") => Consistency::One,
+            Some("TWO") => Consistency::Two,
+            Some("THREE") => Consistency::Three,
+            Some("QUORUM") => Consistency::Quorum,
+            Some("ALL") => Consistency::All,
+            Some("LOCAL_ONE") => Consistency::LocalOne,
+            Some("EACH_QUORUM") => Consistency::EachQuorum,
+            Some("SERIAL") => Consistency::Serial,
+            Some("LOCAL_SERIAL") => Consistency::LocalSerial,
+            Some("ANY") => Consistency::Any,
+            _ => Consistency::LocalQuorum,
+        };
+        Options {
+            consistency,
+            serial_consistency: Some(match self.serial_consistency.as_deref() {
+                Some("LOCAL_SERIAL") => SerialConsistency::LocalSerial,
+                _ => SerialConsistency::Serial,
+            }),
+            ..Options::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Operation {
     pub name: String,
@@ -279,6 +308,9 @@ pub struct Operation {
     pub page_size: i32,
     pub if_flag: bool,
     pub ttl: Option<i64>,
+    /// `consistencyLevel` and `serialConsistency` of the operation's directive.
+    pub consistency: Option<String>,
+    pub serial_consistency: Option<String>,
 }
 
 /// A processed schema: what to create in CQL and what to serve.
@@ -570,6 +602,23 @@ impl Processor<'_> {
                     self.error(def.pos, format!("{gql} must have at least one field"));
                     return None;
                 }
+                // The gateway's CQL driver cannot read a column whose type is a UDT with a
+                // case-sensitive name (`frozen<"Address">`): its schema metadata would fail for
+                // every keyspace. Such names are refused here (a difference from Stargate).
+                let plain = cql.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && cql
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !plain {
+                    self.error(
+                        def.pos,
+                        format!(
+                            "{gql}: UDT names must be lower case on this gateway (got '{cql}'): name it with @cql_entity(name: \"{}\", target: UDT)",
+                            cql.to_lowercase()
+                        ),
+                    );
+                    return None;
+                }
             }
         }
         // Partition keys, clustering columns, then the others, each in declaration order.
@@ -835,6 +884,8 @@ fn query_operation(
             .unwrap_or(100),
         if_flag: false,
         ttl: None,
+        consistency: select.and_then(|d| enum_argument(d, "consistencyLevel")),
+        serial_consistency: None,
     })
 }
 
@@ -879,37 +930,84 @@ fn mutation_operation(
             .iter()
             .find(|e| e.target == Target::Table && e.input.as_deref() == Some(type_name))
     };
-    let input_arg = def.arguments.iter().find(|a| input_of(a).is_some());
-    let returned = returns_of(&def.ty.node, entities, payloads);
-    let target_entity = d.and_then(|d| string_argument(d, "targetEntity"));
-    let entity_name = input_arg
-        .and_then(|a| input_of(a).map(|e| e.gql.clone()))
-        .or(target_entity)
-        .or_else(|| returned.as_ref().map(|(_, e)| e.clone()).filter(|e| !e.is_empty()));
-    let Some(entity) = entity_name.and_then(|n| entities.iter().find(|e| e.gql == n && e.target == Target::Table))
-    else {
-        let what = match kind {
-            OperationKind::Insert => "inserts must take the entity input type as the first argument",
-            OperationKind::Update => "updates must take either the entity input type or a list of primary key fields",
-            _ => "deletes must take either the entity input type or a list of primary key fields",
-        };
-        processor.error(field.pos, format!("Mutation {name}: {what}"));
-        return None;
+    let kind_name = match kind {
+        OperationKind::Insert => "insert",
+        OperationKind::Update => "update",
+        _ => "delete",
     };
-    let Some((returns, _)) = returned else {
-        processor.error(
-            field.pos,
-            format!("Mutation {name}: unsupported return type {}", def.ty.node),
-        );
-        return None;
+    let mut fail = |text: String| {
+        processor.error(field.pos, format!("Mutation {name}: {text}"));
+        None
     };
+    // The entity input is the first argument (Stargate's rule); updates and deletes may take
+    // key fields instead, and then name their entity in the directive.
+    let input_arg = def.arguments.first().filter(|a| input_of(a).is_some());
     if kind == OperationKind::Insert && input_arg.is_none() {
-        processor.error(
-            field.pos,
-            format!("Mutation {name}: inserts must take the entity input type as the first argument"),
-        );
-        return None;
+        return fail("inserts must take the entity input type as the first argument".into());
     }
+    if kind != OperationKind::Insert {
+        if def.arguments.is_empty() {
+            return fail(format!(
+                "{kind_name}s must take either the entity input type or a list of primary key fields"
+            ));
+        }
+        if input_arg.is_some() && def.arguments.len() > 1 {
+            return fail(format!(
+                "if a{} {kind_name} takes an entity input type, it must be the only argument",
+                if kind == OperationKind::Update { "n" } else { "" }
+            ));
+        }
+    }
+    let entity = match input_arg {
+        Some(arg) => input_of(arg),
+        None => {
+            let directive_name = format!("cql_{kind_name}");
+            let Some(target) = d.and_then(|d| string_argument(d, "targetEntity")) else {
+                return fail(format!(
+                    "if a{} {kind_name} doesn't take an entity input type, it must indicate the entity name in '@{directive_name}.targetEntity'",
+                    if kind == OperationKind::Update { "n" } else { "" }
+                ));
+            };
+            match entities.iter().find(|e| e.gql == target && e.target == Target::Table) {
+                Some(e) => Some(e),
+                None => {
+                    return fail(format!(
+                        "unknown entity {target} (from '@{directive_name}.targetEntity')"
+                    ));
+                }
+            }
+        }
+    };
+    let entity = entity?;
+    let returns = match returns_of(&def.ty.node, entities, payloads) {
+        Some((r @ (Returns::Boolean | Returns::Payload(_)), _)) => r,
+        Some((r @ (Returns::Entity | Returns::Entities), e)) if kind == OperationKind::Insert && e == entity.gql => r,
+        _ if kind == OperationKind::Insert => {
+            return fail(format!(
+                "invalid return type. Expected {}, Boolean or a response payload",
+                entity.gql
+            ));
+        }
+        _ => return fail("invalid return type. Expected Boolean or a response payload".into()),
+    };
+    let ttl = match d.and_then(|d| argument(d, "ttl")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => match parse_ttl(text) {
+            Ok(seconds) => Some(seconds),
+            Err(problem) => {
+                processor.error(field.pos, format!("Mutation {name}: {problem}"));
+                return None;
+            }
+        },
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(other) => {
+            processor.error(
+                field.pos,
+                format!("Mutation {name}: can't parse TTL '{other}' (expected an integer or ISO-8601 duration string)"),
+            );
+            return None;
+        }
+    };
     let others: Vec<&Positioned<InputValueDefinition>> = def
         .arguments
         .iter()
@@ -932,8 +1030,53 @@ fn mutation_operation(
         limit: None,
         page_size: 100,
         if_flag: flag,
-        ttl: d.and_then(|d| int_argument(d, "ttl")),
+        ttl,
+        consistency: d.and_then(|d| enum_argument(d, "consistencyLevel")),
+        serial_consistency: d.and_then(|d| enum_argument(d, "serialConsistency")),
     })
+}
+
+/// A TTL in seconds from an integer or an ISO-8601 duration (`PT1H`, `P1DT12H`, `PT0.5S` is
+/// refused: the granularity is seconds).
+fn parse_ttl(text: &str) -> Result<i64, String> {
+    let cannot = || format!("can't parse TTL '{text}' (expected an integer or ISO-8601 duration string)");
+    let seconds = if let Ok(n) = text.trim().parse::<i64>() {
+        n
+    } else {
+        let rest = text.trim().strip_prefix('P').ok_or_else(cannot)?;
+        let (days, time) = match rest.split_once('T') {
+            Some((d, t)) => (d, t),
+            None => (rest, ""),
+        };
+        let mut total: f64 = 0.0;
+        let mut read = |part: &str, units: &[(char, f64)]| -> Result<(), String> {
+            let mut number = String::new();
+            for c in part.chars() {
+                if c.is_ascii_digit() || c == '.' {
+                    number.push(c);
+                } else {
+                    let factor = units
+                        .iter()
+                        .find(|(u, _)| *u == c)
+                        .map(|(_, f)| *f)
+                        .ok_or_else(cannot)?;
+                    total += number.parse::<f64>().map_err(|_| cannot())? * factor;
+                    number.clear();
+                }
+            }
+            if number.is_empty() { Ok(()) } else { Err(cannot()) }
+        };
+        read(days, &[('D', 86_400.0), ('W', 604_800.0)])?;
+        read(time, &[('H', 3_600.0), ('M', 60.0), ('S', 1.0)])?;
+        if total.fract() != 0.0 {
+            return Err("TTL's minimum granularity is seconds, can't use fractional durations".into());
+        }
+        total as i64
+    };
+    if !(0..=i64::from(i32::MAX)).contains(&seconds) {
+        return Err("TTL must between 0 and 2^31 - 1 seconds".into());
+    }
+    Ok(seconds)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1484,7 +1627,7 @@ async fn select(ctx: &ResolverContext<'_>, op: &Operation, served: &Served) -> R
     }
     let mut options = Options {
         page_size: op.page_size,
-        ..Options::default()
+        ..op.options()
     };
     if let Some(arg) = &op.paging_argument
         && let Some(Value::String(state)) = ctx.args.get(arg).map(|v| v.as_value().clone())
@@ -1582,10 +1725,7 @@ async fn mutate(ctx: &ResolverContext<'_>, op: &Operation, served: &Served) -> R
         _ => Default::default(),
     };
     let mut echo = input_fields.clone();
-    let options = Options {
-        serial_consistency: Some(scylla::statement::SerialConsistency::Serial),
-        ..Options::default()
-    };
+    let options = op.options();
     let statement = match op.kind {
         OperationKind::Insert => {
             let mut names = Vec::new();
@@ -1670,7 +1810,13 @@ async fn mutate(ctx: &ResolverContext<'_>, op: &Operation, served: &Served) -> R
         .await
         .map_err(|e| cql_cause(&e))?;
     let (applied, existing) = applied_and_row(served, outcome.page);
-    let entity_value = existing.unwrap_or_else(|| Value::Object(echo));
+    // An insert answers with what it wrote; an update or delete with nothing (the entity's
+    // fields null) unless a condition failed: then with the row that is there.
+    let entity_value = match existing {
+        Some(row) => row,
+        None if op.kind == OperationKind::Insert => Value::Object(echo),
+        None => Value::Object(Default::default()),
+    };
     Ok(match &op.returns {
         Returns::Boolean => Value::Boolean(applied),
         Returns::Entity => entity_value,
@@ -1977,9 +2123,54 @@ type Mutation {
     }
 
     #[test]
+    fn a_delete_by_key_fields_must_name_its_entity() {
+        let error = process(
+            "type Book { id: ID! } type Query { book(id: ID!): Book } type Mutation { removeBook(id: ID!): Boolean }",
+        )
+        .expect_err("no target entity");
+        assert_eq!(
+            error.details[0]["message"],
+            "Mutation removeBook: if a delete doesn't take an entity input type, it must indicate the entity name in '@cql_delete.targetEntity'"
+        );
+    }
+
+    #[test]
+    fn a_udt_with_a_case_sensitive_name_is_refused() {
+        let error = process(
+            "type Address @cql_entity(target: UDT) { city: String } type P { id: ID! a: Address } type Query { p(id: ID!): P }",
+        )
+        .expect_err("a mixed-case UDT name");
+        assert!(
+            error.details[0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Address: UDT names must be lower case"),
+            "{:?}",
+            error.details
+        );
+        let mapping = process(
+            "type Address @cql_entity(name: \"address\", target: UDT) { city: String } type P { id: ID! a: Address } type Query { p(id: ID!): P }",
+        )
+        .expect("a lower-case UDT name");
+        assert_eq!(
+            mapping.entity("P").expect("P").columns[1].cql_type.ddl(),
+            "frozen<\"address\">"
+        );
+    }
+
+    #[test]
     fn invalid_sdl_is_a_schema_error() {
         let error = process("type Query {").expect_err("not GraphQL");
         assert_eq!(error.key, "schemaErrors");
+    }
+
+    #[test]
+    fn ttls_are_seconds_or_iso_durations() {
+        assert_eq!(parse_ttl("3600"), Ok(3600));
+        assert_eq!(parse_ttl("PT1H"), Ok(3600));
+        assert_eq!(parse_ttl("P1DT2M"), Ok(86_520));
+        assert!(parse_ttl("soon").is_err());
+        assert!(parse_ttl("-1").is_err());
     }
 
     #[test]
