@@ -200,7 +200,7 @@ async fn data_api_create_find_delete_collection() {
         .unwrap();
     assert_eq!(
         entry["options"],
-        json!({"vector": {"dimension": 4, "metric": "euclidean"}})
+        json!({"vector": {"dimension": 4, "metric": "euclidean", "sourceModel": "other"}})
     );
 
     // The same options again: ok; other options: EXISTING_COLLECTION_DIFFERENT_SETTINGS.
@@ -258,10 +258,49 @@ async fn data_api_create_collection_rejects_bad_names_and_options() {
             json!({"name": "c", "options": {"defaultId": {"type": "serial"}}}),
             "INVALID_CREATE_COLLECTION_OPTIONS",
         ),
+        (
+            json!({"name": "c", "options": {"vector": {"dimension": 3, "sourceModel": "word2vec"}}}),
+            "VECTOR_SEARCH_UNRECOGNIZED_SOURCE_MODEL_NAME",
+        ),
     ];
     for (body, code) in cases {
         let answer = command(&gw, None, json!({ "createCollection": body })).await;
         assert_eq!(error_code(&answer), code, "{body}: {answer}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn data_api_vector_metric_defaults_to_the_source_models() {
+    let gw = TestGateway::start().await;
+    let cases = [
+        (json!({"dimension": 3}), "cosine", "other"),
+        (
+            json!({"dimension": 3, "sourceModel": "openai-v3-small"}),
+            "dot_product",
+            "openai-v3-small",
+        ),
+        (
+            json!({"dimension": 3, "sourceModel": "bert", "metric": "euclidean"}),
+            "euclidean",
+            "bert",
+        ),
+    ];
+    for (vector, metric, model) in cases {
+        let name = collection(&gw, json!({ "vector": vector })).await;
+        let listed = command(&gw, None, json!({"findCollections": {"options": {"explain": true}}})).await;
+        let entry = listed["status"]["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == json!(name))
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            entry["options"]["vector"],
+            json!({"dimension": 3, "metric": metric, "sourceModel": model}),
+            "{vector}"
+        );
     }
 }
 
@@ -1300,6 +1339,6 @@ async fn data_api_documents_and_options_survive_a_gateway_restart() {
         .unwrap();
     assert_eq!(
         entry["options"],
-        json!({"vector": {"dimension": 2, "metric": "dot_product"}})
+        json!({"vector": {"dimension": 2, "metric": "dot_product", "sourceModel": "other"}})
     );
 }

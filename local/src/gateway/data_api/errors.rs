@@ -51,6 +51,7 @@ pub enum Code {
     VectorSearchInvalidFunctionName,
     VectorSearchNotSupported,
     VectorSearchTooBigValue,
+    VectorSearchUnrecognizedSourceModelName,
     VectorSearchUsageError,
     VectorSizeMismatch,
 }
@@ -102,6 +103,7 @@ impl Code {
             Code::VectorSearchInvalidFunctionName => "VECTOR_SEARCH_INVALID_FUNCTION_NAME",
             Code::VectorSearchNotSupported => "VECTOR_SEARCH_NOT_SUPPORTED",
             Code::VectorSearchTooBigValue => "VECTOR_SEARCH_TOO_BIG_VALUE",
+            Code::VectorSearchUnrecognizedSourceModelName => "VECTOR_SEARCH_UNRECOGNIZED_SOURCE_MODEL_NAME",
             Code::VectorSearchUsageError => "VECTOR_SEARCH_USAGE_ERROR",
             Code::VectorSizeMismatch => "VECTOR_SIZE_MISMATCH",
         }
@@ -157,6 +159,7 @@ impl Code {
             Code::VectorSearchInvalidFunctionName => "Invalid vector search function name",
             Code::VectorSearchNotSupported => "Vector search is not enabled for the collection",
             Code::VectorSearchTooBigValue => "Vector embedding property '$vector' length too big",
+            Code::VectorSearchUnrecognizedSourceModelName => "Unrecognized vector search source model name",
             Code::VectorSearchUsageError => "Vector search can't be used with other sort clause",
             Code::VectorSizeMismatch => "Length of vector parameter different from declared '$vector' dimension",
         }

@@ -223,6 +223,8 @@ impl Metric {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionOptions {
     pub vector: Option<(u32, Metric)>,
+    /// The vector's `sourceModel` (`other` unless given); `None` without a vector.
+    pub source_model: Option<String>,
     pub default_id: Option<String>,
     /// Accepted and kept (`allow`/`deny` lists); every field stays filterable here.
     pub indexing: Option<Value>,
@@ -243,12 +245,17 @@ impl CollectionOptions {
         };
         let mut parsed = CollectionOptions {
             vector: None,
+            source_model: None,
             default_id: None,
             indexing: None,
         };
         for (key, value) in options {
             match key.as_str() {
-                "vector" => parsed.vector = parse_vector(value)?,
+                "vector" => {
+                    let (dimension, metric, model) = parse_vector(value)?;
+                    parsed.vector = Some((dimension, metric));
+                    parsed.source_model = Some(model);
+                }
                 "defaultId" => {
                     let kind = value.get("type").and_then(Value::as_str).unwrap_or_default();
                     if !matches!(kind, "uuid" | "uuidv6" | "uuidv7" | "objectId") {
@@ -284,9 +291,10 @@ impl CollectionOptions {
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
         if let Some((dimension, metric)) = self.vector {
+            let model = self.source_model.as_deref().unwrap_or(DEFAULT_SOURCE_MODEL);
             map.insert(
                 "vector".into(),
-                json!({"dimension": dimension, "metric": metric.name()}),
+                json!({"dimension": dimension, "metric": metric.name(), "sourceModel": model}),
             );
         }
         if let Some(kind) = &self.default_id {
@@ -299,7 +307,22 @@ impl CollectionOptions {
     }
 }
 
-fn parse_vector(value: &Value) -> Result<Option<(u32, Metric)>> {
+/// The embedding models a vector collection may name as its `sourceModel`, each with the metric
+/// it defaults to.
+const SOURCE_MODELS: [(&str, Metric); 8] = [
+    ("ada002", Metric::DotProduct),
+    ("bert", Metric::DotProduct),
+    ("cohere-v3", Metric::DotProduct),
+    ("gecko", Metric::DotProduct),
+    ("nv-qa-4", Metric::DotProduct),
+    ("openai-v3-large", Metric::DotProduct),
+    ("openai-v3-small", Metric::DotProduct),
+    ("other", Metric::Cosine),
+];
+const DEFAULT_SOURCE_MODEL: &str = "other";
+
+/// `vector`: its dimension, metric and source model.
+fn parse_vector(value: &Value) -> Result<(u32, Metric, String)> {
     let Value::Object(map) = value else {
         return Err(invalid_options("'vector' must be an object"));
     };
@@ -320,8 +343,31 @@ fn parse_vector(value: &Value) -> Result<Option<(u32, Metric)>> {
             format!("field value {dimension} exceeds maximum allowed ({MAX_VECTOR_DIMENSION})"),
         ));
     }
+    let model = match map.get("sourceModel") {
+        None | Some(Value::Null) => DEFAULT_SOURCE_MODEL,
+        Some(given) => {
+            let name = given.as_str().unwrap_or_default();
+            SOURCE_MODELS
+                .iter()
+                .map(|(n, _)| *n)
+                .find(|n| *n == name)
+                .ok_or_else(|| {
+                    let accepted: Vec<&str> = SOURCE_MODELS.iter().map(|(n, _)| *n).collect();
+                    let received = given.as_str().map_or_else(|| given.to_string(), str::to_owned);
+                    DataApiError::new(
+                        Code::VectorSearchUnrecognizedSourceModelName,
+                        format!("Received: '{received}'; Accepted: {}", accepted.join(", ")),
+                    )
+                })?
+        }
+    };
     let metric = match map.get("metric").and_then(Value::as_str) {
-        None | Some("cosine") => Metric::Cosine,
+        // Without a metric, the source model's.
+        None => SOURCE_MODELS
+            .iter()
+            .find(|(n, _)| *n == model)
+            .map_or(Metric::Cosine, |(_, m)| *m),
+        Some("cosine") => Metric::Cosine,
         Some("dot_product") => Metric::DotProduct,
         Some("euclidean") => Metric::Euclidean,
         Some(other) => {
@@ -339,7 +385,7 @@ fn parse_vector(value: &Value) -> Result<Option<(u32, Metric)>> {
             ));
         }
     }
-    Ok(Some((u32::try_from(dimension).unwrap_or(u32::MAX), metric)))
+    Ok((u32::try_from(dimension).unwrap_or(u32::MAX), metric, model.to_owned()))
 }
 
 /// A collection found in Cassandra.
