@@ -287,7 +287,16 @@ fn with_details(error: graphql_client::Error) -> String {
             .flatten()
             .filter_map(|item| match item {
                 serde_json::Value::String(detail) => Some(detail.clone()),
-                other => other.get("message").and_then(|m| m.as_str()).map(str::to_owned),
+                other => other.get("message").and_then(|m| m.as_str()).map(|message| {
+                    // Schema-first mapping errors say where in the deployed SDL they are.
+                    let at = other.pointer("/locations/0");
+                    let line = at.and_then(|l| l.get("line")).and_then(|n| n.as_u64());
+                    let column = at.and_then(|l| l.get("column")).and_then(|n| n.as_u64());
+                    match (line, column) {
+                        (Some(line), Some(column)) => format!("{message} (line {line}, column {column})"),
+                        _ => message.to_owned(),
+                    }
+                }),
             })
             .collect();
         if !details.is_empty() {

@@ -273,7 +273,16 @@ fn with_details(error: graphql_client::Error) -> String {
             .flatten()
             .filter_map(|item| match item {
                 serde_json::Value::String(detail) => Some(detail.clone()),
-                other => other.get("message").and_then(|m| m.as_str()).map(str::to_owned),
+                other => other.get("message").and_then(|m| m.as_str()).map(|message| {
+                    // Schema-first mapping errors say where in the deployed SDL they are.
+                    let at = other.pointer("/locations/0");
+                    let line = at.and_then(|l| l.get("line")).and_then(|n| n.as_u64());
+                    let column = at.and_then(|l| l.get("column")).and_then(|n| n.as_u64());
+                    match (line, column) {
+                        (Some(line), Some(column)) => format!("{message} (line {line}, column {column})"),
+                        _ => message.to_owned(),
+                    }
+                }),
             })
             .collect();
         if !details.is_empty() {
@@ -541,4 +550,35 @@ async fn delete_run_rows(api: &GraphqlApi, tasks: &Endpoint<'_>, run_id: &str) -
     let left = data.tasks_of_run.and_then(|page| page.data).unwrap_or_default();
     println!("Deleted the run's rows ({} left).", left.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_details_from_extensions_are_kept_with_their_place_in_the_schema() {
+        // A deployment refused by Stargate's schema-first API (its JSON, shortened).
+        let error: graphql_client::Error = serde_json::from_str(
+            r#"{"message": "The GraphQL schema that you provided contains CQL mapping errors.",
+                "extensions": {"classification": "DataFetchingException",
+                  "mappingErrors": [{"message": "Foo must have at least one partition key field",
+                                     "locations": [{"line": 1, "column": 1}]}]}}"#,
+        )
+        .expect("a GraphQL error");
+        assert_eq!(
+            with_details(error),
+            "The GraphQL schema that you provided contains CQL mapping errors. \
+             [mappingErrors: Foo must have at least one partition key field (line 1, column 1)]"
+        );
+
+        let error: graphql_client::Error = serde_json::from_str(
+            r#"{"message": "can't be mapped", "extensions": {"migrationErrors": ["[WRONG_TYPE] tasks.seq"]}}"#,
+        )
+        .expect("a GraphQL error");
+        assert_eq!(
+            with_details(error),
+            "can't be mapped [migrationErrors: [WRONG_TYPE] tasks.seq]"
+        );
+    }
 }
