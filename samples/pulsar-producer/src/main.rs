@@ -56,6 +56,10 @@ struct Args {
     #[arg(long, env = "SAMPLE_PULSAR_MESSAGES", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     messages: u32,
+    /// Pad each message's payload with dots to this many bytes (try your application's message size).
+    #[arg(long, value_name = "BYTES", default_value_t = 0, conflicts_with = "consume",
+          value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
+    size: u32,
     /// Only watch the topic: print and acknowledge each message that arrives, until Ctrl-C.
     #[arg(long)]
     consume: bool,
@@ -114,7 +118,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut consumer = subscribe(&pulsar, &streaming.topic, &subscription, SubType::Exclusive).await?;
 
     // 3–5. Send, read back, check. Whatever happens, remove the run's subscription afterwards.
-    let outcome = send_and_read_back(&pulsar, &streaming.topic, &mut consumer, &run_id, args.messages, ctrl_c).await;
+    let outcome = send_and_read_back(
+        &pulsar,
+        &streaming.topic,
+        &mut consumer,
+        &run_id,
+        args.messages,
+        args.size as usize,
+        ctrl_c,
+    )
+    .await;
     if outcome.is_err() {
         drain(&mut consumer).await;
     }
@@ -140,10 +153,11 @@ async fn send_and_read_back(
     consumer: &mut Consumer<String, TokioExecutor>,
     run_id: &str,
     count: u32,
+    size: usize,
     ctrl_c: CtrlC,
 ) -> anyhow::Result<(Sent, Received)> {
-    let sent = send_messages(pulsar, topic, run_id, count, &ctrl_c).await?;
-    let received = receive_and_acknowledge(consumer, run_id, count, ctrl_c).await?;
+    let sent = send_messages(pulsar, topic, run_id, count, size, &ctrl_c).await?;
+    let received = receive_and_acknowledge(consumer, run_id, count, size, ctrl_c).await?;
     check_exactly_once(&received.tally)?;
     Ok((sent, received))
 }
@@ -273,7 +287,8 @@ async fn connect(streaming: &Streaming) -> anyhow::Result<Pulsar<TokioExecutor>>
         Ok(Ok(pulsar)) => pulsar,
         Ok(Err(error)) => return Err(explain_connect_error(&error, streaming)),
         Err(_) => bail!(
-            "cannot connect to {}: no answer within {CONNECT_TIMEOUT:?}",
+            "cannot connect to {}: no answer within {CONNECT_TIMEOUT:?}: check the host and port in \
+             ASTRA_STREAMING_SERVICE_URL, that your network lets port 6651 through, and that the broker is running",
             streaming.url
         ),
     };
@@ -402,6 +417,7 @@ async fn send_messages(
     topic: &str,
     run_id: &str,
     count: u32,
+    size: usize,
     ctrl_c: &CtrlC,
 ) -> anyhow::Result<Sent> {
     let options = ProducerOptions {
@@ -440,7 +456,7 @@ async fn send_messages(
             // Properties: string pairs for the receiver, beside the payload.
             .with_property("run-id", run_id)
             .with_property("seq", seq.to_string())
-            .with_content(payload_for(run_id, seq, count))
+            .with_content(payload_for(run_id, seq, count, size))
             .send_non_blocking()
             .await
             .map_err(|e| explain_topic_error(e, "send to", topic))?;
@@ -475,8 +491,11 @@ fn key_for(seq: u32) -> String {
     format!("device-{}", seq % 3)
 }
 
-fn payload_for(run_id: &str, seq: u32, count: u32) -> String {
-    format!("message {seq} of {count} from run {run_id}")
+/// The message's text, padded with dots to `size` bytes when it is shorter.
+fn payload_for(run_id: &str, seq: u32, count: u32, size: usize) -> String {
+    let text = format!("message {seq} of {count} from run {run_id}");
+    let padding = size.saturating_sub(text.len());
+    text + &".".repeat(padding)
 }
 
 /// What [`receive_and_acknowledge`] did.
@@ -495,12 +514,13 @@ async fn receive_and_acknowledge(
     consumer: &mut Consumer<String, TokioExecutor>,
     run_id: &str,
     count: u32,
+    size: usize,
     mut ctrl_c: CtrlC,
 ) -> anyhow::Result<Received> {
     let started = Instant::now();
     // Other runs' messages could keep the loop going: bound it in time as well.
     let deadline = started + Duration::from_secs(30) + Duration::from_millis(10) * count;
-    let mut tally = Tally::new(run_id, count);
+    let mut tally = Tally::new(run_id, count, size);
     let mut ours = 0;
     let mut acknowledged = 0;
     while !tally.complete() {
@@ -557,6 +577,8 @@ async fn receive_and_acknowledge(
 struct Tally {
     run_id: String,
     expected: u32,
+    /// The payload size the run sent (see `payload_for`).
+    size: usize,
     /// How often each sequence number came back.
     seen: BTreeMap<u32, u32>,
     /// How many of 1..=expected came back at least once.
@@ -566,10 +588,11 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(run_id: &str, expected: u32) -> Self {
+    fn new(run_id: &str, expected: u32, size: usize) -> Self {
         Self {
             run_id: run_id.to_owned(),
             expected,
+            size,
             seen: BTreeMap::new(),
             distinct: 0,
             damaged: Vec::new(),
@@ -589,7 +612,7 @@ impl Tally {
             return None;
         };
         self.note(seq);
-        if message.deserialize().ok() != Some(payload_for(&self.run_id, seq, self.expected)) {
+        if message.deserialize().ok() != Some(payload_for(&self.run_id, seq, self.expected, self.size)) {
             self.damaged.push(format!("#{seq} has another payload"));
         }
         if message.key() != Some(key_for(seq)) {
@@ -712,7 +735,16 @@ async fn watch_topic(
                 consumer.ack(&message).await.context("cannot acknowledge a message")?;
                 acknowledged += 1;
             }
-            Ok(Ok(None)) => bail!("the broker closed the subscription"),
+            // The crate ends the stream when its consumer stops for good: mostly because the
+            // connection broke (the broker restarted or went away) and reconnecting failed.
+            Ok(Ok(None)) => match pulsar_log::last_connection_error() {
+                Some(cause) => bail!(
+                    "lost the connection to the broker after {received} messages and could not reconnect \
+                     ({cause}); the messages not yet received wait on subscription {subscription:?}: run again \
+                     once the broker is back"
+                ),
+                None => bail!("the broker closed the subscription after {received} messages"),
+            },
             Ok(Err(error)) => return Err(anyhow::Error::new(error).context("cannot receive")),
         }
     };
@@ -733,6 +765,10 @@ fn describe(message: &Message<String>) -> String {
     let key = message.key().unwrap_or_else(|| "(none)".into());
     let properties: Vec<String> = properties(message).iter().map(|(k, v)| format!("{k}={v}")).collect();
     let payload = match message.deserialize() {
+        Ok(text) if text.len() > 80 => {
+            let start: String = text.chars().take(60).collect();
+            format!("{start:?}… ({} bytes)", text.len())
+        }
         Ok(text) => format!("{text:?}"),
         Err(_) => format!("({} bytes, not UTF-8)", message.payload.data.len()),
     };
@@ -804,8 +840,16 @@ mod tests {
     }
 
     #[test]
+    fn payloads_are_padded_to_the_size_asked_for() {
+        assert_eq!(payload_for("r", 1, 2, 0), "message 1 of 2 from run r");
+        let padded = payload_for("r", 1, 2, 1024);
+        assert_eq!(padded.len(), 1024);
+        assert!(padded.starts_with("message 1 of 2 from run r.."));
+    }
+
+    #[test]
     fn exactly_once_names_what_went_wrong() {
-        let mut tally = Tally::new("r", 3);
+        let mut tally = Tally::new("r", 3, 0);
         for seq in [1, 2, 2] {
             tally.note(seq);
         }
@@ -818,7 +862,7 @@ mod tests {
         tally.note(3);
         assert!(tally.complete());
         assert!(check_exactly_once(&tally).is_err(), "#2 is still repeated");
-        let mut clean = Tally::new("r", 3);
+        let mut clean = Tally::new("r", 3, 0);
         for seq in [3, 1, 2] {
             clean.note(seq);
         }
