@@ -241,6 +241,7 @@ def write_report(results, path):
         f"- Machine: {m['machine']}. **Shared and noisy**: other builds ran at the same time.",
         f"- Load average (1/5/15 min): {m['load_before']} at the start, {m['load_after']} at the end.",
         f"- {m['versions']}.",
+        *([f"- Merged: {m['merged']}."] if m.get("merged") else []),
         f"- Each pair ran back to back, {m['rounds']} rounds, alternating which side goes first. Cells are",
         "  **median (min–max)** over the rounds; a ratio is the median of the per-round ratios (same round,",
         "  same noise). Trust the ratios; absolute numbers are context only.",
@@ -467,6 +468,8 @@ def main():
     parser.add_argument("--json", default=str(ROOT / "target" / "bench" / "results.json"))
     parser.add_argument("--cold-build", default=str(ROOT / "target" / "bench" / "cold-build.json"))
     parser.add_argument("--args", default="", help="how scripts/bench was called (for the report)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the sections of the last run (--json) that this run does not measure")
     a = parser.parse_args()
     only = set(a.only.split(","))
     q = a.quick
@@ -480,6 +483,12 @@ def main():
         "http_reads": 200 if q else 1000, "interface_reads": 200 if q else 1000,
     }
     results = {"meta": meta}
+    if a.merge and Path(a.json).exists():
+        earlier = json.loads(Path(a.json).read_text())
+        measured = sorted(only)
+        meta["merged"] = (f"{', '.join(measured)} measured on {meta['date']} at `{meta['commit']}`; "
+                          f"the other sections come from the run of {earlier['meta']['date']}")
+        results = {**earlier, "meta": {**earlier["meta"], "merged": meta["merged"]}}
     log("setup: the table `bench` and the collection `benchdocs`")
     run([BIN / "astra-bench", "setup"])
     if "floor" in only:
