@@ -942,6 +942,18 @@ async fn fresh_keyspace(gw: &TestGateway, prefix: &str) -> String {
     ks
 }
 
+/// Drops a test's own keyspace (through `/graphql-schema`) so runs do not pile them up.
+async fn drop_keyspace(gw: &TestGateway, ks: &str) {
+    let dropped = data(
+        gw,
+        "/graphql-schema",
+        "mutation($ks: String!) { dropKeyspace(name: $ks) }",
+        json!({"ks": ks}),
+    )
+    .await;
+    assert_eq!(dropped, json!({"dropKeyspace": true}));
+}
+
 /// Deploys `schema`, which must succeed; returns `deploySchema`'s response.
 async fn deploy(gw: &TestGateway, ks: &str, schema: &str, expected: Option<&str>) -> Value {
     let deployed = data(
@@ -1158,6 +1170,7 @@ async fn graphql_first_deploy_insert_query_redeploy_and_incompatible_redeploy() 
     assert_eq!(deleted, json!({"deleteTasksOfRun": true}));
     let page = data(&gw, &path, page_query, json!({"r": run})).await;
     assert_eq!(page["tasksOfRun"]["data"], json!([]));
+    drop_keyspace(&gw, &ks).await;
 }
 
 #[tokio::test]
@@ -1224,6 +1237,7 @@ type Mutation { insertBook(book: BookInput!): Book }
         .expect("CQL select");
     let (title,): (String,) = result.into_rows_result().expect("rows").single_row().expect("one row");
     assert_eq!(title, "Moby Dick");
+    drop_keyspace(&gw, &ks).await;
 }
 
 #[tokio::test]
@@ -1287,6 +1301,7 @@ async fn graphql_first_rejects_a_type_without_partition_key_and_invalid_sdl() {
         message,
         format!("Exception while fetching data (/deploySchema) : Keyspace '{missing}' does not exist.")
     );
+    drop_keyspace(&gw, &ks).await;
 }
 
 #[tokio::test]
@@ -1336,6 +1351,7 @@ async fn graphql_first_deployment_survives_a_gateway_restart_and_undeploy_restor
     )
     .await;
     assert_eq!(generated, json!({"tasks": {"values": [{"title": "kept"}]}}));
+    drop_keyspace(&gw, &ks).await;
 }
 
 #[tokio::test]
@@ -1515,6 +1531,7 @@ async fn graphql_first_udts_enums_indexes_updates_conditional_deletes_and_ttl() 
     )
     .await;
     assert_eq!(removed, json!({"removeAuthor": true}));
+    drop_keyspace(&gw, &ks).await;
 }
 
 #[tokio::test]
@@ -1557,4 +1574,5 @@ async fn graphql_files_serve_the_deployed_sdl_and_the_directives() {
     assert!(body.contains("directive @cql_entity"), "{body}");
     // The directives file is itself valid SDL.
     assert!(async_graphql::parser::parse_schema(&body).is_ok());
+    drop_keyspace(&gw, &ks).await;
 }
