@@ -465,6 +465,23 @@ pub static SAMPLES: &[Sample] = &[
     devops("devops-streaming", "sample-devops-streaming"),
 ];
 
+/// The rows of the matrix: the samples of [`SAMPLES`] that are workspace members now. A row
+/// written ahead for a sample that is not a member yet is named on stderr and not run; a member
+/// without a row fails `every_workspace_sample_has_a_row`, and a member that is not built fails
+/// its cases.
+pub fn rows() -> Vec<&'static Sample> {
+    let members = crate::workspace_samples();
+    let (rows, ahead): (Vec<&'static Sample>, Vec<&'static Sample>) =
+        SAMPLES.iter().partition(|s| members.iter().any(|m| m == s.name));
+    for sample in ahead {
+        eprintln!(
+            "matrix: {} is not a workspace member yet: its row is not run",
+            sample.name
+        );
+    }
+    rows
+}
+
 /// The DevOps API samples read the same two variables (the URL is optional: Astra's by default).
 const fn devops(name: &'static str, bin: &'static str) -> Sample {
     Sample {
@@ -578,7 +595,7 @@ const NETWORK_BOUND: Duration = Duration::from_secs(15);
 impl Case {
     /// Every case of every sample.
     pub fn all(fx: &Fixtures) -> Vec<Case> {
-        SAMPLES.iter().flat_map(|s| Case::of(s, fx)).collect()
+        rows().into_iter().flat_map(|s| Case::of(s, fx)).collect()
     }
 
     /// Every case of one sample, in column order.
@@ -723,14 +740,15 @@ impl Case {
 
         cases.push(offline(
             Input::PortClosed,
-            format!("127.0.0.1:{} (nothing listens)", fx.closed_port),
+            // Labels name no port: they are the case's key in both tests' reports.
+            "a port on 127.0.0.1 where nothing listens".to_owned(),
             closed(),
             expect(&[&format!("127.0.0.1:{}", fx.closed_port)], CHECK),
             NETWORK_BOUND,
         ));
         cases.push(offline(
             Input::SilentHost,
-            format!("127.0.0.1:{} (accepts, never answers)", fx.silent_port),
+            "127.0.0.1: accepts, never answers".to_owned(),
             fx.addr(fx.silent_port),
             expect(sample.silent_says, &["Check", "check", "--timeout"]),
             sample.silent_bound,
@@ -1037,7 +1055,7 @@ pub fn write_report(name: &str, outcomes: &[Outcome], not_run: &[Case], elapsed:
     }));
     let report = serde_json::json!({
         "run": name,
-        "samples": SAMPLES.iter().map(|s| s.name).collect::<Vec<_>>(),
+        "samples": rows().iter().map(|s| s.name).collect::<Vec<_>>(),
         "inputs": Input::ALL.iter().map(|i| i.column()).collect::<Vec<_>>(),
         "elapsed_ms": elapsed.as_millis() as u64,
         "cases": cases,

@@ -332,7 +332,13 @@ async fn futures_join(bin: &'static str, vars: &[(String, String)]) -> Vec<Run> 
 async fn three_in_a_row_then_four_at_once_all_succeed_and_leave_nothing() {
     let session = cql().await;
     let mut problems = Vec::new();
+    // Rows written ahead for samples that are not workspace members yet are named, not run.
+    let members = checks::workspace_samples();
     for sample in SAMPLES {
+        if !members.iter().any(|m| sample.bin == format!("sample-{m}")) {
+            eprintln!("{}: not a workspace member yet: not run", sample.bin);
+            continue;
+        }
         match rerun(sample, &session).await {
             Ok(took) => eprintln!("{}: 7 runs in {:.1} s, nothing left", sample.bin, took.as_secs_f64()),
             Err(problem) => problems.push(format!("{}: {problem}", sample.bin)),
