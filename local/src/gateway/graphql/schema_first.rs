@@ -792,11 +792,177 @@ pub fn process(source: &str) -> Result<Mapping, DeployError> {
 }
 
 /// The conditions arguments stand for (`@cql_where`, or `col = ?` by name); `@cql_if` ones apart.
+/// A type without its outer non-null marker.
+fn nullable(ty: &Type) -> Type {
+    Type {
+        base: ty.base.clone(),
+        nullable: true,
+    }
+}
+
+/// The input type matching a field's type: entity (UDT) names replaced by their input types.
+fn input_type(ty: &Type, entities: &[Entity]) -> Type {
+    Type {
+        base: match &ty.base {
+            BaseType::Named(name) => BaseType::Named(
+                entities
+                    .iter()
+                    .find(|e| e.gql == name.as_str())
+                    .and_then(|e| e.input.clone())
+                    .map_or_else(|| name.clone(), Name::new),
+            ),
+            BaseType::List(inner) => BaseType::List(Box::new(input_type(inner, entities))),
+        },
+        nullable: ty.nullable,
+    }
+}
+
+fn predicate_name(predicate: Predicate) -> &'static str {
+    match predicate {
+        Predicate::Eq => "EQ",
+        Predicate::In => "IN",
+        Predicate::Lt => "LT",
+        Predicate::Gt => "GT",
+        Predicate::Lte => "LTE",
+        Predicate::Gte => "GTE",
+        Predicate::Contains => "CONTAINS",
+    }
+}
+
+/// Stargate's checks of a `WHERE` condition: the predicates each kind of column allows, and the
+/// argument's type against the field's.
+fn check_where(
+    operation: &str,
+    arg: &InputValueDefinition,
+    entity: &Entity,
+    column: &Column,
+    predicate: Predicate,
+    entities: &[Entity],
+) -> Result<(), String> {
+    use Predicate::*;
+    let p = predicate_name(predicate);
+    let field = &column.gql;
+    match column.kind {
+        Kind::Partition if !matches!(predicate, Eq | In) => {
+            return Err(format!(
+                "Operation {operation}: predicate {p} is not supported for partition key field {field} (expected EQ or IN)"
+            ));
+        }
+        Kind::Clustering { .. } if predicate == Contains => {
+            return Err(format!(
+                "Operation {operation}: predicate {p} is not supported for clustering field {field} (expected EQ, LT, GT, LTE, GTE or IN)"
+            ));
+        }
+        Kind::Regular if column.index.is_none() => {
+            return Err(format!(
+                "Operation {operation}: non-primary key argument {} must be indexed in order to use it in a condition",
+                arg.name.node
+            ));
+        }
+        Kind::Regular if !matches!(predicate, Eq | In | Contains) => {
+            return Err(format!(
+                "Operation {operation}: predicate {p} is not supported for indexed field {field} (expected EQ, IN or CONTAINS)"
+            ));
+        }
+        _ => {}
+    }
+    let actual = nullable(&arg.ty.node);
+    let field_input = input_type(&nullable(&column.ty), entities);
+    let expected = match predicate {
+        In => Type {
+            base: BaseType::List(Box::new(field_input)),
+            nullable: true,
+        },
+        Contains => match &field_input.base {
+            BaseType::List(element) => (**element).clone(),
+            BaseType::Named(_) => {
+                return Err(format!(
+                    "Operation {operation}: CONTAINS predicate cannot be used with argument {} because it is not a list",
+                    arg.name.node
+                ));
+            }
+        },
+        _ => field_input,
+    };
+    if actual != expected {
+        let element = if predicate == Contains { "element type of " } else { "" };
+        return Err(format!(
+            "Operation {operation}: expected argument {} to have type {expected} to match {element}{}.{field}",
+            arg.name.node, entity.gql
+        ));
+    }
+    Ok(())
+}
+
+/// Stargate's check that a query's conditions need no `ALLOW FILTERING`.
+fn check_no_filtering(entity: &Entity, conditions: &[Condition]) -> Result<(), String> {
+    let on = |column: &Column| conditions.iter().find(|c| c.column == column.cql);
+    let partition: Vec<&Column> = entity.columns.iter().filter(|c| c.kind == Kind::Partition).collect();
+    let describe = partition.iter().map(|c| c.gql.as_str()).collect::<Vec<_>>().join(", ");
+    let indexed = entity
+        .columns
+        .iter()
+        .filter(|c| c.kind == Kind::Regular && on(c).is_some())
+        .count();
+    match indexed {
+        0 => {
+            if partition.iter().any(|c| on(c).is_none()) {
+                return Err(format!(
+                    "every partition key field of type {} must be present (expected: {describe}).",
+                    entity.gql
+                ));
+            }
+            let mut open: Option<&str> = None;
+            for column in entity
+                .columns
+                .iter()
+                .filter(|c| matches!(c.kind, Kind::Clustering { .. }))
+            {
+                match on(column) {
+                    None => {
+                        open.get_or_insert(column.gql.as_str());
+                    }
+                    Some(condition) => {
+                        if let Some(first) = open {
+                            return Err(format!(
+                                "clustering field {first} is not restricted by EQ or IN, so no other clustering field after it can be restricted (offending: {}).",
+                                column.gql
+                            ));
+                        }
+                        if !matches!(condition.predicate, Predicate::Eq | Predicate::In) {
+                            open = Some(column.gql.as_str());
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        1 => {
+            if entity
+                .columns
+                .iter()
+                .any(|c| matches!(c.kind, Kind::Clustering { .. }) && on(c).is_some())
+            {
+                return Err("when an indexed field is present, no clustering field can be used".into());
+            }
+            let restricted = partition.iter().filter(|c| on(c).is_some()).count();
+            if restricted > 0 && restricted != partition.len() {
+                return Err(format!(
+                    "when an indexed field is present, either none or all of the partition key fields must be present (expected {describe})."
+                ));
+            }
+            Ok(())
+        }
+        _ => Err("cannot use more than one indexed field per operation".into()),
+    }
+}
+
 fn argument_conditions(
     processor: &mut Processor<'_>,
     operation: &str,
     arguments: &[&Positioned<InputValueDefinition>],
     entity: &Entity,
+    entities: &[Entity],
 ) -> Option<(Vec<Condition>, Vec<Condition>)> {
     let mut conditions = Vec::new();
     let mut ifs = Vec::new();
@@ -829,6 +995,12 @@ fn argument_conditions(
             processor.error(arg.pos, format!("Operation {operation}: unknown predicate"));
             return None;
         };
+        if d.is_none_or(|d| d.name.node.as_str() == "cql_where")
+            && let Err(problem) = check_where(operation, &arg.node, entity, column, predicate, entities)
+        {
+            processor.error(arg.pos, problem);
+            return None;
+        }
         list.push(Condition {
             argument: name,
             column: column.cql.clone(),
@@ -866,7 +1038,11 @@ fn query_operation(
         .iter()
         .filter(|a| Some(a.node.name.node.to_string()) != paging_argument)
         .collect();
-    let (conditions, _) = argument_conditions(processor, &name, &arguments, entity)?;
+    let (conditions, _) = argument_conditions(processor, &name, &arguments, entity, entities)?;
+    if let Err(problem) = check_no_filtering(entity, &conditions) {
+        processor.error(field.pos, format!("Operation {name}: {problem}"));
+        return None;
+    }
     let select = directive(&def.directives, "cql_select");
     Some(Operation {
         name,
@@ -1016,7 +1192,15 @@ fn mutation_operation(
     let (conditions, if_conditions) = if kind == OperationKind::Insert {
         (Vec::new(), Vec::new())
     } else {
-        argument_conditions(processor, &name, &others, entity)?
+        let (conditions, ifs) = argument_conditions(processor, &name, &others, entity, entities)?;
+        if kind == OperationKind::Delete
+            && input_arg.is_none()
+            && let Err(problem) = check_no_filtering(entity, &conditions)
+        {
+            processor.error(field.pos, format!("Operation {name}: {problem}"));
+            return None;
+        }
+        (conditions, ifs)
     };
     Some(Operation {
         name,
@@ -2155,6 +2339,39 @@ type Mutation {
         assert_eq!(
             mapping.entity("P").expect("P").columns[1].cql_type.ddl(),
             "frozen<\"address\">"
+        );
+    }
+
+    #[test]
+    fn query_conditions_are_checked_as_stargate_checks_them() {
+        let first_error = |sdl: &str| -> String {
+            let error = process(sdl).expect_err("a refused query");
+            error.details[0]["message"].as_str().unwrap_or_default().to_string()
+        };
+        let book = "type Book { id: ID! @cql_column(partitionKey: true) n: Int @cql_column(clusteringOrder: ASC) title: String } ";
+        assert_eq!(
+            first_error(&format!("{book} type Query {{ byTitle(title: String): [Book] }}")),
+            "Operation byTitle: non-primary key argument title must be indexed in order to use it in a condition"
+        );
+        assert_eq!(
+            first_error(&format!("{book} type Query {{ byN(n: Int): [Book] }}")),
+            "Operation byN: every partition key field of type Book must be present (expected: id)."
+        );
+        assert_eq!(
+            first_error(&format!("{book} type Query {{ byId(id: String): [Book] }}")),
+            "Operation byId: expected argument id to have type ID to match Book.id"
+        );
+        assert_eq!(
+            first_error(&format!(
+                "{book} type Query {{ after(id: ID!, n: Int @cql_where(field: \"id\", predicate: GT)): [Book] }}"
+            )),
+            "Operation after: predicate GT is not supported for partition key field id (expected EQ or IN)"
+        );
+        assert!(
+            process(&format!(
+                "{book} type Query {{ some(id: [ID] @cql_where(field: \"id\", predicate: IN)): [Book] }}"
+            ))
+            .is_ok()
         );
     }
 
