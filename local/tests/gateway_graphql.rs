@@ -1576,3 +1576,38 @@ async fn graphql_files_serve_the_deployed_sdl_and_the_directives() {
     assert!(async_graphql::parser::parse_schema(&body).is_ok());
     drop_keyspace(&gw, &ks).await;
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn graphql_cql_first_aggregate_functions_and_group_by() {
+    let gw = TestGateway::start().await;
+    let table = books_table(&gw).await;
+    for (shelf, seq, pages) in [("a", 1, 10), ("a", 2, 30), ("b", 1, 5)] {
+        insert_book(&gw, &table, shelf, seq, "t", pages).await;
+    }
+    let aggregated = data(
+        &gw,
+        &dml_path(),
+        &format!(
+            "{{ {table}(value: {{shelf: \"a\"}}) {{ values {{ most: _int_function(name: \"max\", args: [\"pages\"]) rows: _bigint_function(name: \"count\", args: [\"seq\"]) }} }} }}"
+        ),
+        json!({}),
+    )
+    .await;
+    assert_eq!(aggregated[&table], json!({"values": [{"most": 30, "rows": "2"}]}));
+    let grouped = data(
+        &gw,
+        &dml_path(),
+        &format!(
+            "{{ {table}(filter: {{shelf: {{in: [\"a\", \"b\"]}}}}, groupBy: {{shelf: true}}) {{ values {{ shelf total: _int_function(name: \"sum\", args: [\"pages\"]) }} }} }}"
+        ),
+        json!({}),
+    )
+    .await;
+    let mut values = grouped[&table]["values"].as_array().expect("values").clone();
+    values.sort_by_key(|v| v["shelf"].as_str().unwrap_or_default().to_string());
+    assert_eq!(
+        values,
+        [json!({"shelf": "a", "total": 40}), json!({"shelf": "b", "total": 5})]
+    );
+}
