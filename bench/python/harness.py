@@ -178,8 +178,15 @@ def footprint():
             sizes[path.name] = path.stat().st_size
     _, dup = run(["cargo", "tree", "--workspace", "--locked", "--duplicates", "--edges", "normal,build",
                   "--depth", "0", "--prefix", "none"])
+    # `--duplicates` also lists one version twice when it is built for the host and the target:
+    # keep only the names that really come in more than one version.
     dup_lines = sorted({line.split(" (")[0].strip() for line in dup.splitlines() if line.strip()})
-    dup_names = sorted({line.split()[0] for line in dup_lines})
+    versions = {}
+    for line in dup_lines:
+        name, version = line.split()[:2]
+        versions.setdefault(name, set()).add(version)
+    dup_names = sorted(name for name, found in versions.items() if len(found) > 1)
+    dup_lines = [line for line in dup_lines if line.split()[0] in dup_names]
     tls = {}
     markers = {"rustls": "rustls", "aws-lc-rs": "aws-lc-rs", "ring": "ring", "native-tls": "native-tls",
                "openssl": "openssl-sys"}
