@@ -1611,3 +1611,39 @@ async fn graphql_cql_first_aggregate_functions_and_group_by() {
         [json!({"shelf": "a", "total": 40}), json!({"shelf": "b", "total": 5})]
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn graphql_first_atomic_runs_the_mutations_as_one_batch() {
+    let gw = TestGateway::start().await;
+    let ks = fresh_keyspace(&gw, "gql_first_atomic").await;
+    deploy(&gw, &ks, TASKS_SDL, None).await;
+    let path = format!("/graphql/{ks}");
+    let run = uuid::Uuid::new_v4().to_string();
+    let batch = "mutation($r: ID!, $a: String, $b: String) @atomic {
+      one: insertTask(task: {runId: $r, seq: 1, title: $a}) { applied task { title } }
+      two: insertTask(task: {runId: $r, seq: 2, title: $b}) { applied task { title } }
+    }";
+    let done = data(&gw, &path, batch, json!({"r": run, "a": "a", "b": "b"})).await;
+    assert_eq!(
+        done,
+        json!({"one": {"applied": true, "task": {"title": "a"}}, "two": {"applied": true, "task": {"title": "b"}}})
+    );
+    // Row 1 exists: the conditional batch applies nothing and answers with the rows found.
+    let refused = data(&gw, &path, batch, json!({"r": run, "a": "x", "b": "y"})).await;
+    assert_eq!(
+        refused["one"],
+        json!({"applied": false, "task": {"title": "a"}}),
+        "{refused}"
+    );
+    assert_eq!(refused["two"]["applied"], json!(false), "{refused}");
+    let page = data(
+        &gw,
+        &path,
+        "query($r: ID!) { tasksOfRun(runId: $r) { data { title } } }",
+        json!({"r": run}),
+    )
+    .await;
+    assert_eq!(page["tasksOfRun"]["data"], json!([{"title": "a"}, {"title": "b"}]));
+    drop_keyspace(&gw, &ks).await;
+}

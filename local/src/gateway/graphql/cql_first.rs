@@ -896,6 +896,8 @@ pub enum MutationMode {
     Collect(Collected),
     /// Second pass of `@atomic`: fields answer with the batch's results, in order.
     Replay(Arc<std::sync::Mutex<VecDeque<Result<Value, String>>>>),
+    /// First pass of `@atomic` on a deployed (GraphQL-first) schema: its statements.
+    Statements(Arc<std::sync::Mutex<Vec<super::schema_first::AtomicStatement>>>),
 }
 
 fn object(entries: Vec<(&str, Value)>) -> Value {
@@ -1125,7 +1127,8 @@ async fn mutate(ctx: &ResolverContext<'_>, table: &Arc<TableModel>, kind: Kind) 
             }
             Ok(many(results))
         }
-        MutationMode::Direct => {
+        // (Only deployed schemas collect statements; a generated one runs them.)
+        MutationMode::Direct | MutationMode::Statements(_) => {
             let planned = plan(ctx, table, kind).map_err(&fail)?;
             let mut results = Vec::with_capacity(planned.len());
             for p in &planned {

@@ -92,6 +92,10 @@ pub struct RequestData {
 pub struct FieldErrors(Arc<std::sync::Mutex<Vec<ServerError>>>);
 
 impl FieldErrors {
+    fn is_empty(&self) -> bool {
+        self.0.lock().is_ok_and(|e| e.is_empty())
+    }
+
     fn take(&self) -> Vec<ServerError> {
         self.0.lock().map(|mut e| std::mem::take(&mut *e)).unwrap_or_default()
     }
@@ -545,8 +549,12 @@ async fn serve_keyspace(
         return syntax_error(&error);
     }
     let directives = take_operation_directives(&mut request);
-    if directives.atomic && directives.selections > 1 && !schema_first {
-        return cql_first::execute_atomic(&state, &schema, request).await;
+    if directives.atomic && directives.selections > 1 {
+        return if schema_first {
+            schema_first::execute_atomic(&state.shared, &schema, request).await
+        } else {
+            cql_first::execute_atomic(&state, &schema, request).await
+        };
     }
     let data = RequestData {
         token_error: None,

@@ -25,6 +25,7 @@ use scylla::cluster::metadata::{CollectionType, ColumnKind, ColumnType, Keyspace
 use scylla::value::{CqlValue, MaybeUnset};
 use serde_json::json;
 
+use super::cql_first::MutationMode;
 use super::ddl::response_key;
 use super::types::{self, CUSTOM_SCALARS, value_field};
 use super::{caught, cql_cause, fetch_error};
@@ -1728,6 +1729,7 @@ pub fn time_uuid() -> uuid::Uuid {
     uuid::Builder::from_fields(time_low, time_mid, time_hi, &tail).into_uuid()
 }
 
+#[derive(Clone)]
 struct Statement {
     cql: String,
     binds: Vec<Bind>,
@@ -1895,7 +1897,7 @@ fn applied_and_row(served: &Served, page: Option<crate::gateway::cql::Page>) -> 
     (applied, (!applied && has_columns).then(|| served.row(&names, row)))
 }
 
-async fn mutate(ctx: &ResolverContext<'_>, op: &Operation, served: &Served) -> Result<Value, String> {
+async fn mutate(ctx: &ResolverContext<'_>, op: &Operation, served: &Arc<Served>) -> Result<Value, String> {
     let shared = ctx.data::<Arc<Shared>>().map_err(|e| e.message)?;
     let entity = &served.entity;
     let table = qualified(&served.keyspace, &entity.cql);
@@ -1909,6 +1911,7 @@ async fn mutate(ctx: &ResolverContext<'_>, op: &Operation, served: &Served) -> R
         _ => Default::default(),
     };
     let mut echo = input_fields.clone();
+    let mut key = Vec::new();
     let options = op.options();
     let statement = match op.kind {
         OperationKind::Insert => {
@@ -1931,6 +1934,11 @@ async fn mutate(ctx: &ResolverContext<'_>, op: &Operation, served: &Served) -> R
                     }
                     None => continue,
                 };
+                if column.is_key()
+                    && let Some(v) = &value
+                {
+                    key.push((column.cql.clone(), v.clone()));
+                }
                 names.push(ident(&column.cql));
                 binds.push(MaybeUnset::Set(value));
             }
@@ -1957,6 +1965,9 @@ async fn mutate(ctx: &ResolverContext<'_>, op: &Operation, served: &Served) -> R
                 };
                 let value = served.to_cql(column, v)?;
                 if column.is_key() {
+                    if let Some(v) = &value {
+                        key.push((column.cql.clone(), v.clone()));
+                    }
                     where_clauses.push(format!("{} = ?", ident(&column.cql)));
                     where_binds.push(MaybeUnset::Set(value));
                 } else if op.kind == OperationKind::Update {
@@ -1988,32 +1999,193 @@ async fn mutate(ctx: &ResolverContext<'_>, op: &Operation, served: &Served) -> R
         }
         OperationKind::Select => return Err("not a mutation".into()),
     };
+    let planned = AtomicStatement {
+        statement,
+        key,
+        answer: Answer {
+            insert: op.kind == OperationKind::Insert,
+            returns: op.returns.clone(),
+            payload_field: payload_field(ctx, op).map(|(f, _)| f),
+            echo: Value::Object(echo),
+        },
+        served: served.clone(),
+    };
+    match ctx.data::<super::RequestData>().map(|d| d.mutations.clone()) {
+        Ok(MutationMode::Statements(collected)) => {
+            let answer = planned.answer.value(true, None);
+            collected
+                .lock()
+                .map_err(|_| "batch state poisoned".to_string())?
+                .push(planned);
+            return Ok(answer);
+        }
+        Ok(MutationMode::Replay(results)) => {
+            let next = results
+                .lock()
+                .map_err(|_| "batch state poisoned".to_string())?
+                .pop_front();
+            return next.unwrap_or_else(|| Err("the batch has no result for this mutation".into()));
+        }
+        _ => {}
+    }
     let outcome = shared
         .cql
-        .run(&statement.cql, statement.binds, &statement.options)
+        .run(
+            &planned.statement.cql,
+            planned.statement.binds.clone(),
+            &planned.statement.options,
+        )
         .await
         .map_err(|e| cql_cause(&e))?;
     let (applied, existing) = applied_and_row(served, outcome.page);
-    // An insert answers with what it wrote; an update or delete with nothing (the entity's
-    // fields null) unless a condition failed: then with the row that is there.
-    let entity_value = match existing {
-        Some(row) => row,
-        None if op.kind == OperationKind::Insert => Value::Object(echo),
-        None => Value::Object(Default::default()),
-    };
-    Ok(match &op.returns {
-        Returns::Boolean => Value::Boolean(applied),
-        Returns::Entity => entity_value,
-        Returns::Entities => Value::List(vec![entity_value]),
-        Returns::Payload(_) => {
-            let mut map = async_graphql::indexmap::IndexMap::new();
-            map.insert(Name::new("applied"), Value::Boolean(applied));
-            if let Some((field, _)) = payload_field(ctx, op) {
-                map.insert(Name::new(field), entity_value);
+    Ok(planned.answer.value(applied, existing))
+}
+
+/// How a mutation answers once its statement ran.
+#[derive(Debug, Clone)]
+struct Answer {
+    insert: bool,
+    returns: Returns,
+    payload_field: Option<String>,
+    echo: Value,
+}
+
+impl Answer {
+    fn value(&self, applied: bool, existing: Option<Value>) -> Value {
+        // An insert answers with what it wrote; an update or delete with nothing (the entity's
+        // fields null) unless a condition failed: then with the row that is there.
+        let entity_value = match existing {
+            Some(row) => row,
+            None if self.insert => self.echo.clone(),
+            None => Value::Object(Default::default()),
+        };
+        match &self.returns {
+            Returns::Boolean => Value::Boolean(applied),
+            Returns::Entity => entity_value,
+            Returns::Entities => Value::List(vec![entity_value]),
+            Returns::Payload(_) => {
+                let mut map = async_graphql::indexmap::IndexMap::new();
+                map.insert(Name::new("applied"), Value::Boolean(applied));
+                if let Some(field) = &self.payload_field {
+                    map.insert(Name::new(field), entity_value);
+                }
+                Value::Object(map)
             }
-            Value::Object(map)
         }
-    })
+    }
+}
+
+/// A mutation's statement, planned in the first pass of an `@atomic` operation.
+pub struct AtomicStatement {
+    statement: Statement,
+    /// The primary key values given, to find the row of a batch that did not apply.
+    key: Vec<(String, CqlValue)>,
+    answer: Answer,
+    served: Arc<Served>,
+}
+
+/// Runs an `@atomic` mutation on a deployed schema: a first pass plans every field's statement,
+/// one LOGGED batch runs them, a second pass answers each field from the batch's outcome (when
+/// a condition failed, every field is `applied: false` with its row, as Stargate answers).
+pub async fn execute_atomic(
+    shared: &Shared,
+    schema: &Schema,
+    request: async_graphql::Request,
+) -> axum::response::Response {
+    let again = async_graphql::Request::new(request.query.clone()).variables(request.variables.clone());
+    let again = match &request.operation_name {
+        Some(name) => again.operation_name(name.clone()),
+        None => again,
+    };
+    let collected = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let first_errors = super::FieldErrors::default();
+    let first = schema
+        .execute(request.data(super::RequestData {
+            token_error: None,
+            mutations: MutationMode::Statements(collected.clone()),
+            errors: first_errors.clone(),
+        }))
+        .await;
+    if !first.errors.is_empty() || !first_errors.is_empty() {
+        return super::render(first, &first_errors);
+    }
+    let planned: Vec<AtomicStatement> = collected
+        .lock()
+        .map(|mut c| std::mem::take(&mut *c))
+        .unwrap_or_default();
+    let results: std::collections::VecDeque<Result<Value, String>> = match run_batch(shared, &planned).await {
+        Err(cause) => planned.iter().map(|_| Err(cause.clone())).collect(),
+        Ok((applied, columns, rows)) => planned
+            .iter()
+            .map(|p| {
+                if applied {
+                    return Ok(p.answer.value(true, None));
+                }
+                let row = rows.iter().find(|row| {
+                    p.key.iter().all(|(name, value)| {
+                        columns
+                            .iter()
+                            .position(|c| c == name)
+                            .is_some_and(|i| row.get(i).and_then(Option::as_ref) == Some(value))
+                    })
+                });
+                let existing = row
+                    .map(|r| p.served.row(&columns, r.clone()))
+                    .unwrap_or(Value::Object(Default::default()));
+                Ok(p.answer.value(false, Some(existing)))
+            })
+            .collect(),
+    };
+    let second_errors = super::FieldErrors::default();
+    let second = schema
+        .execute(again.data(super::RequestData {
+            token_error: None,
+            mutations: MutationMode::Replay(Arc::new(std::sync::Mutex::new(results))),
+            errors: second_errors.clone(),
+        }))
+        .await;
+    super::render(second, &second_errors)
+}
+
+type BatchRows = (bool, Vec<String>, Vec<Vec<Option<CqlValue>>>);
+
+async fn run_batch(shared: &Shared, planned: &[AtomicStatement]) -> Result<BatchRows, String> {
+    use scylla::statement::batch::{Batch, BatchType};
+    let mut batch = Batch::new(BatchType::Logged);
+    let mut values = Vec::with_capacity(planned.len());
+    for p in planned {
+        let prepared = shared
+            .cql
+            .prepare(&p.statement.cql, None)
+            .await
+            .map_err(|e| cql_cause(&e))?;
+        batch.append_statement(prepared);
+        values.push(p.statement.binds.clone());
+    }
+    if let Some(first) = planned.first() {
+        batch.set_consistency(first.statement.options.consistency);
+        batch.set_serial_consistency(first.statement.options.serial_consistency);
+    }
+    let result = shared
+        .cql
+        .session()
+        .batch(&batch, values)
+        .await
+        .map_err(|e| cql_cause(&crate::gateway::cql::CqlError::from(e)))?;
+    let mut outcome = (true, Vec::new(), Vec::new());
+    if result.is_rows()
+        && let Ok(rows) = result.into_rows_result()
+    {
+        outcome.1 = rows.column_specs().iter().map(|s| s.name().to_string()).collect();
+        outcome.2 = rows
+            .rows::<scylla::value::Row>()
+            .map(|it| it.filter_map(Result::ok).map(|r| r.columns).collect())
+            .unwrap_or_default();
+        if let (Some(i), Some(first)) = (outcome.1.iter().position(|c| c == "[applied]"), outcome.2.first()) {
+            outcome.0 = matches!(first.get(i), Some(Some(CqlValue::Boolean(true))));
+        }
+    }
+    Ok(outcome)
 }
 
 fn operation_field(op: Operation, ty: &Type, served: Arc<Served>) -> Field {
