@@ -387,6 +387,7 @@ fn http_failure(name: String, url: &Url, status: StatusCode, body: &[u8]) -> any
         }
         403 => ". The token is valid but its role may not do this: use a token with a role that allows it",
         404 => ". Check ASTRA_DB_API_ENDPOINT (the database's API endpoint, without a path) and ASTRA_DB_KEYSPACE",
+        429 => ". The API is rate limiting requests: wait and run again",
         500..=599 => ". The server failed: try again later",
         _ => "",
     };
@@ -482,7 +483,7 @@ async fn create_collection(api: &DataApi, name: &str) -> anyhow::Result<()> {
     let answer: Answer<Acknowledged, IgnoredAny> = api
         .command(None, command)
         .await
-        .with_context(|| format!("cannot create the collection {name} (is ASTRA_DB_KEYSPACE right?)"))?;
+        .with_context(|| format!("cannot create the collection {name}"))?;
     let ok = answer.status()?.ok;
     println!("Created collection {name} (ok: {ok}): vectors of {DIMENSION} numbers, cosine similarity.");
     Ok(())
