@@ -480,10 +480,14 @@ async fn create_collection(api: &DataApi, name: &str) -> anyhow::Result<()> {
             "options": { "vector": { "dimension": DIMENSION, "metric": "cosine" } }
         }
     });
-    let answer: Answer<Acknowledged, IgnoredAny> = api
-        .command(None, command)
-        .await
-        .with_context(|| format!("cannot create the collection {name}"))?;
+    let answer: Answer<Acknowledged, IgnoredAny> = api.command(None, command).await.map_err(|error| {
+        // The Data API answers an unknown keyspace with HTTP 200 and this code: say which setting to check.
+        let hint = match format!("{error:#}").contains("KEYSPACE_DOES_NOT_EXIST") {
+            true => " (is ASTRA_DB_KEYSPACE right?)",
+            false => "",
+        };
+        error.context(format!("cannot create the collection {name}{hint}"))
+    })?;
     let ok = answer.status()?.ok;
     println!("Created collection {name} (ok: {ok}): vectors of {DIMENSION} numbers, cosine similarity.");
     Ok(())
