@@ -877,6 +877,34 @@ async fn graphql_cql_first_sees_a_table_created_through_rest_on_the_next_request
 
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
+async fn graphql_cql_first_sees_a_column_added_through_plain_cql_on_the_next_request() {
+    let gw = TestGateway::start().await;
+    let table = books_table(&gw).await;
+    insert_book(&gw, &table, "c", 1, "Before", 10).await;
+    // Cached now: the table's schema without `publisher`.
+    let query = format!("{{ {table}(value: {{shelf: \"c\"}}) {{ values {{ title publisher }} }} }}");
+    let (_, message) = first_error(&gw, &dml_path(), &query, json!({})).await;
+    assert!(message.contains("publisher"), "{message}");
+
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_node(&gw.env.contact_point)
+        .user(&gw.env.username, &gw.env.password)
+        .build()
+        .await
+        .expect("a plain CQL session");
+    session
+        .query_unpaged(format!("ALTER TABLE {KEYSPACE}.{table} ADD publisher text"), ())
+        .await
+        .expect("ALTER TABLE");
+    let read = data(&gw, &dml_path(), &query, json!({})).await;
+    assert_eq!(
+        read[&table],
+        json!({"values": [{"title": "Before", "publisher": null}]})
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
 async fn graphql_row_inserted_is_read_through_rest_and_plain_cql() {
     let gw = TestGateway::start().await;
     let table = books_table(&gw).await;

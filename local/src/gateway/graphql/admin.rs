@@ -221,10 +221,20 @@ pub async fn versions(cql: &Cql, keyspace: &str, version: Option<uuid::Uuid>) ->
         .collect())
 }
 
-/// The schema `/graphql/{keyspace}` serves, if one is deployed (and not undeployed).
-pub async fn deployed(cql: &Cql, keyspace: &str) -> Result<Option<SchemaSource>, CqlError> {
-    let newest = versions(cql, keyspace, None).await?.into_iter().next();
-    Ok(newest.filter(|s| s.latest.is_some()))
+/// The keyspace's `latest_version` (static column): `None` when nothing is deployed or it was
+/// undeployed. The caller knows the table exists.
+pub async fn latest_version(cql: &Cql, keyspace: &str) -> Result<Option<uuid::Uuid>, CqlError> {
+    let outcome = cql
+        .run(
+            &format!("SELECT latest_version FROM {} WHERE keyspace_name = ? LIMIT 1", table()),
+            vec![text(keyspace)],
+            &Options::default(),
+        )
+        .await?;
+    Ok(outcome
+        .page
+        .and_then(|p| p.rows.into_iter().next())
+        .and_then(|row| uuid_of(row.first())))
 }
 
 /// Why a deployment cannot start: Stargate's `IllegalStateException` messages.

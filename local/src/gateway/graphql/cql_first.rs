@@ -5,13 +5,11 @@
 //! orderBy, groupBy, options)` and the mutations `insertbook`, `updatebook`, `deletebook`,
 //! `bulkInsertbook`.
 //!
-//! Schemas are cached per keyspace with a fingerprint of the keyspace's rows in `system_schema`,
-//! read on every request: a table created or altered through any interface (REST, gRPC, plain
-//! CQL) gives the next request a new schema.
+//! Schemas are cached per keyspace with the node's `schema_version` (`system.local`), read on every
+//! request: a table created or altered through any interface (REST, gRPC, plain CQL) gives the
+//! next request a new schema.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use async_graphql::dynamic::{
@@ -35,10 +33,17 @@ use super::{FieldErrors, GraphqlState, RequestData, caught, cql_cause, fetch_err
 use crate::gateway::Shared;
 use crate::gateway::cql::{Bind, Cql, CqlError, Options, ident, qualified};
 
-/// Generated schemas by keyspace, each with the fingerprint it was built from.
+/// What a cached schema was built from: the node's `schema_version` and the keyspace's deployed
+/// GraphQL-first version, if any.
+type BuiltFrom = (uuid::Uuid, Option<uuid::Uuid>);
+
+/// Served schemas by keyspace: what each was built from, the schema, and whether it is a
+/// deployed GraphQL-first one.
 #[derive(Default)]
 pub struct SchemaCache {
-    entries: Mutex<HashMap<String, (u64, Schema, bool)>>,
+    entries: Mutex<HashMap<String, (BuiltFrom, Schema, bool)>>,
+    /// The `schema_version` the driver's metadata was last refreshed at.
+    refreshed: Mutex<Option<uuid::Uuid>>,
 }
 
 /// A column as the generated schema and its resolvers need it.
@@ -149,63 +154,72 @@ impl TableModel {
 // The schema cache
 // ---------------------------------------------------------------------------------------------
 
-fn big_page() -> Options {
-    Options {
-        page_size: 10_000,
-        ..Options::default()
-    }
-}
-
-/// A hash of the keyspace's tables, columns and types in `system_schema`; `None` when the
-/// keyspace does not exist.
-async fn fingerprint(cql: &Cql, keyspace: &str) -> Result<Option<u64>, CqlError> {
-    let bind = || vec![MaybeUnset::Set(Some(CqlValue::Text(keyspace.to_string())))];
-    let exists = cql
+/// The node's `schema_version` (`system.local`): it changes with every schema change, so one
+/// small read per request tells whether the driver's metadata and the cached schemas are current.
+async fn schema_version(cql: &Cql) -> Result<uuid::Uuid, CqlError> {
+    let outcome = cql
         .run(
-            "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?",
-            bind(),
+            "SELECT schema_version FROM system.local",
+            Vec::new(),
             &Options::default(),
         )
         .await?;
-    if exists.page.is_none_or(|p| p.rows.is_empty()) {
-        return Ok(None);
+    match outcome
+        .page
+        .and_then(|p| p.rows.into_iter().next())
+        .and_then(|row| row.into_iter().next())
+    {
+        Some(Some(CqlValue::Uuid(version))) => Ok(version),
+        _ => Err(CqlError::new(
+            Code::Internal,
+            "system.local has no schema_version".to_string(),
+        )),
     }
-    let mut hasher = DefaultHasher::new();
-    for statement in [
-        "SELECT table_name, column_name, kind, position, type, clustering_order FROM system_schema.columns WHERE keyspace_name = ?",
-        "SELECT type_name, field_names, field_types FROM system_schema.types WHERE keyspace_name = ?",
-    ] {
-        let outcome = cql.run(statement, bind(), &big_page()).await?;
-        for row in outcome.page.map(|p| p.rows).unwrap_or_default() {
-            format!("{row:?}").hash(&mut hasher);
-        }
-    }
-    Ok(Some(hasher.finish()))
 }
 
 /// The schema `/graphql/{keyspace}` serves: the deployed GraphQL-first schema if there is one
 /// (`true`), else the one generated from the tables. `None` when the keyspace does not exist.
+///
+/// A cached schema is reused while the node's `schema_version` and the keyspace's deployed
+/// version are those it was built from: two small reads per request.
 pub async fn keyspace_schema(state: &GraphqlState, keyspace: &str) -> Result<Option<(Schema, bool)>, CqlError> {
     let cql = &state.shared.cql;
-    let Some(mut print) = fingerprint(cql, keyspace).await? else {
+    let version = schema_version(cql).await?;
+    {
+        // Bring the driver's metadata up to `version` (read first, so it is at least as new).
+        let mut refreshed = state.keyspaces.refreshed.lock().await;
+        if *refreshed != Some(version) {
+            cql.session().refresh_metadata().await.map_err(|e| {
+                CqlError::new(
+                    Code::Unavailable,
+                    format!("could not read the schema from the node: {e}"),
+                )
+            })?;
+            *refreshed = Some(version);
+        }
+    }
+    let cluster = cql.session().get_cluster_state();
+    let Some(metadata) = cluster.get_keyspace(keyspace) else {
         return Ok(None);
     };
-    let deployed = super::admin::deployed(cql, keyspace).await?;
-    if let Some(source) = &deployed {
-        let mut hasher = DefaultHasher::new();
-        (print, source.version).hash(&mut hasher);
-        print = hasher.finish();
-    }
+    let source_table = cluster
+        .get_keyspace(super::admin::SCHEMA_KEYSPACE)
+        .is_some_and(|k| k.tables.contains_key(super::admin::SCHEMA_TABLE));
+    let latest = if source_table {
+        super::admin::latest_version(cql, keyspace).await?
+    } else {
+        None
+    };
+    let print = (version, latest);
     let mut entries = state.keyspaces.entries.lock().await;
     if let Some((cached, schema, schema_first)) = entries.get(keyspace)
         && *cached == print
     {
         return Ok(Some((schema.clone(), *schema_first)));
     }
-    cql.refresh_schema().await;
-    let cluster = cql.session().get_cluster_state();
-    let Some(metadata) = cluster.get_keyspace(keyspace) else {
-        return Ok(None);
+    let deployed = match latest {
+        Some(v) => super::admin::versions(cql, keyspace, Some(v)).await?.into_iter().next(),
+        None => None,
     };
     let built = match &deployed {
         Some(source) => super::schema_first::process(&source.contents)
