@@ -189,12 +189,9 @@ pub async fn keyspace_schema(state: &GraphqlState, keyspace: &str) -> Result<Opt
         // Bring the driver's metadata up to `version` (read first, so it is at least as new).
         let mut refreshed = state.keyspaces.refreshed.lock().await;
         if *refreshed != Some(version) {
-            cql.session().refresh_metadata().await.map_err(|e| {
-                CqlError::new(
-                    Code::Unavailable,
-                    format!("could not read the schema from the node: {e}"),
-                )
-            })?;
+            // A failed refresh keeps the driver's previous metadata (it cannot parse every
+            // schema, e.g. mixed-case UDT names): serve that rather than fail every request.
+            cql.refresh_schema().await;
             *refreshed = Some(version);
         }
     }
