@@ -342,7 +342,9 @@ fn explain_connect_error(error: &pulsar::Error, streaming: &Streaming) -> anyhow
          broker (or `scripts/astra-local up`) is running"
             .to_owned()
     } else if evidence.contains("TimedOut") || evidence.contains("timeout") {
-        "the broker did not answer in time: check the URL, your network and firewall".to_owned()
+        "no answer within the connection timeout: check the host and port in ASTRA_STREAMING_SERVICE_URL, that \
+         your network lets port 6651 through, and that the broker is running"
+            .to_owned()
     } else if evidence.contains("NotFound") || evidence.contains("could not look up") {
         "cannot resolve the host in ASTRA_STREAMING_SERVICE_URL: check its spelling".to_owned()
     } else {
