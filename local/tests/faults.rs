@@ -198,18 +198,13 @@ struct OwnStack {
     ports: Vec<(&'static str, u16)>,
 }
 
-/// A port nothing listens on now (the OS's pick; not reserved, but they are not reused at once).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 impl OwnStack {
     fn new() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("astra-local-faults-")
             .tempdir()
             .unwrap();
-        let ports = [
+        let flags = [
             "--cql-port",
             "--storage-port",
             "--front-door-port",
@@ -220,9 +215,17 @@ impl OwnStack {
             "--pulsar-https-port",
             "--devops-port",
         ]
-        .into_iter()
-        .map(|flag| (flag, free_port()))
-        .collect();
+        .into_iter();
+        // Hold every listener until all are picked, so the OS cannot hand out one port twice
+        // (a CI run once gave Cassandra's CQL port to Pulsar's HTTPS admin too).
+        let held: Vec<(&'static str, TcpListener)> = flags
+            .map(|flag| (flag, TcpListener::bind("127.0.0.1:0").unwrap()))
+            .collect();
+        let ports = held
+            .iter()
+            .map(|(flag, listener)| (*flag, listener.local_addr().unwrap().port()))
+            .collect();
+        drop(held);
         Self { dir, ports }
     }
 
