@@ -886,12 +886,7 @@ async fn graphql_cql_first_sees_a_column_added_through_plain_cql_on_the_next_req
     let (_, message) = first_error(&gw, &dml_path(), &query, json!({})).await;
     assert!(message.contains("publisher"), "{message}");
 
-    let session = scylla::client::session_builder::SessionBuilder::new()
-        .known_node(&gw.env.contact_point)
-        .user(&gw.env.username, &gw.env.password)
-        .build()
-        .await
-        .expect("a plain CQL session");
+    let session = gw.plain_cql().await;
     session
         .query_unpaged(format!("ALTER TABLE {KEYSPACE}.{table} ADD publisher text"), ())
         .await
@@ -917,12 +912,7 @@ async fn graphql_row_inserted_is_read_through_rest_and_plain_cql() {
     assert_eq!(body["data"][0]["title"], json!("Cross"), "{body}");
     assert_eq!(body["data"][0]["pages"], json!(42), "{body}");
 
-    let session = scylla::client::session_builder::SessionBuilder::new()
-        .known_node(&gw.env.contact_point)
-        .user(&gw.env.username, &gw.env.password)
-        .build()
-        .await
-        .expect("a plain CQL session");
+    let session = gw.plain_cql().await;
     let result = session
         .query_unpaged(
             format!("SELECT title, pages FROM {KEYSPACE}.{table} WHERE shelf = ? AND seq = ?"),
@@ -1250,12 +1240,7 @@ type Mutation { insertBook(book: BookInput!): Book }
     assert_eq!(missing["book"], Value::Null);
 
     // Plain CQL sees the row GraphQL wrote.
-    let session = scylla::client::session_builder::SessionBuilder::new()
-        .known_node(&gw.env.contact_point)
-        .user(&gw.env.username, &gw.env.password)
-        .build()
-        .await
-        .expect("a plain CQL session");
+    let session = gw.plain_cql().await;
     let result = session
         .query_unpaged(
             format!("SELECT title FROM {ks}.\"Book\" WHERE id = ?"),
@@ -1525,12 +1510,7 @@ async fn graphql_first_udts_enums_indexes_updates_conditional_deletes_and_ttl() 
     );
 
     // The insert's TTL is on the row (plain CQL).
-    let session = scylla::client::session_builder::SessionBuilder::new()
-        .known_node(&gw.env.contact_point)
-        .user(&gw.env.username, &gw.env.password)
-        .build()
-        .await
-        .expect("a plain CQL session");
+    let session = gw.plain_cql().await;
     let result = session
         .query_unpaged(
             format!("SELECT TTL(address) FROM {ks}.authors WHERE id = ?"),

@@ -462,12 +462,7 @@ async fn cross_interface_row_added_through_rest_is_read_through_grpc_and_cql() {
     );
     assert_eq!(set.rows[0].values[0], string("Lyon"));
 
-    let session = scylla::client::session_builder::SessionBuilder::new()
-        .known_node(&gw.env.contact_point)
-        .user(&gw.env.username, &gw.env.password)
-        .build()
-        .await
-        .expect("a plain CQL session");
+    let session = gw.plain_cql().await;
     let result = session
         .query_unpaged(select.as_str(), ("r1",))
         .await

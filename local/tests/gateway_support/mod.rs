@@ -104,6 +104,17 @@ impl TestGateway {
         }
     }
 
+    /// A plain CQL session on the stack's Cassandra, to check what the gateway wrote or to change
+    /// the schema behind its back.
+    pub async fn plain_cql(&self) -> scylla::client::session::Session {
+        scylla::client::session_builder::SessionBuilder::new()
+            .known_node(&self.env.contact_point)
+            .user(&self.env.username, &self.env.password)
+            .build()
+            .await
+            .expect("a plain CQL session")
+    }
+
     pub fn rest_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addrs.rest)
     }
