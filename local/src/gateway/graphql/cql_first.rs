@@ -1206,27 +1206,32 @@ pub async fn execute_atomic(state: &GraphqlState, schema: &Schema, request: asyn
     render(second, &second_errors)
 }
 
-/// What a batch answered.
-struct BatchOutcome {
-    applied: bool,
-    columns: Vec<String>,
-    rows: Vec<Vec<Option<CqlValue>>>,
+/// What a LOGGED batch answered: whether it applied and, when a condition failed, the rows the
+/// node returned.
+pub(super) struct BatchOutcome {
+    pub applied: bool,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<CqlValue>>>,
 }
 
 impl BatchOutcome {
-    fn result_for(&self, planned: &Planned) -> Value {
-        if self.applied {
-            return object(vec![("value", planned.echo.clone()), ("applied", Value::Boolean(true))]);
-        }
-        let matching = self.rows.iter().find(|row| {
-            planned.key.iter().all(|(name, value)| {
+    /// The returned row whose columns hold the given key values.
+    pub fn row_for(&self, key: &[(String, CqlValue)]) -> Option<&Vec<Option<CqlValue>>> {
+        self.rows.iter().find(|row| {
+            key.iter().all(|(name, value)| {
                 self.columns
                     .iter()
                     .position(|c| c == name)
                     .is_some_and(|i| row.get(i).and_then(Option::as_ref) == Some(value))
             })
-        });
-        match matching {
+        })
+    }
+
+    fn result_for(&self, planned: &Planned) -> Value {
+        if self.applied {
+            return object(vec![("value", planned.echo.clone()), ("applied", Value::Boolean(true))]);
+        }
+        match self.row_for(&planned.key) {
             Some(row) => object(vec![
                 ("applied", Value::Boolean(false)),
                 ("value", planned.table.row_value(&self.columns, row.clone())),
@@ -1252,16 +1257,22 @@ async fn run_batch(shared: &Shared, fields: &[(bool, Result<Vec<Planned>, String
             serial_consistency: Some(SerialConsistency::Serial),
             ..Options::default()
         });
+    let statements: Vec<(&str, Vec<Bind>)> = statements.iter().map(|p| (p.cql.as_str(), p.binds.clone())).collect();
+    run_logged_batch(shared, statements, &options).await
+}
+
+/// Runs the statements as one LOGGED batch with the options' consistencies.
+pub(super) async fn run_logged_batch(
+    shared: &Shared,
+    statements: Vec<(&str, Vec<Bind>)>,
+    options: &Options,
+) -> Result<BatchOutcome, String> {
     let mut batch = Batch::new(BatchType::Logged);
     let mut values = Vec::with_capacity(statements.len());
-    for planned in &statements {
-        let prepared = shared
-            .cql
-            .prepare(&planned.cql, None)
-            .await
-            .map_err(|e| cql_cause(&e))?;
+    for (cql, binds) in statements {
+        let prepared = shared.cql.prepare(cql, None).await.map_err(|e| cql_cause(&e))?;
         batch.append_statement(prepared);
-        values.push(planned.binds.clone());
+        values.push(binds);
     }
     batch.set_consistency(options.consistency);
     batch.set_serial_consistency(options.serial_consistency);

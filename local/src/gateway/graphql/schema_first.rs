@@ -2115,22 +2115,15 @@ pub async fn execute_atomic(
         .unwrap_or_default();
     let results: std::collections::VecDeque<Result<Value, String>> = match run_batch(shared, &planned).await {
         Err(cause) => planned.iter().map(|_| Err(cause.clone())).collect(),
-        Ok((applied, columns, rows)) => planned
+        Ok(batch) => planned
             .iter()
             .map(|p| {
-                if applied {
+                if batch.applied {
                     return Ok(p.answer.value(true, None));
                 }
-                let row = rows.iter().find(|row| {
-                    p.key.iter().all(|(name, value)| {
-                        columns
-                            .iter()
-                            .position(|c| c == name)
-                            .is_some_and(|i| row.get(i).and_then(Option::as_ref) == Some(value))
-                    })
-                });
-                let existing = row
-                    .map(|r| p.served.row(&columns, r.clone()))
+                let existing = batch
+                    .row_for(&p.key)
+                    .map(|r| p.served.row(&batch.columns, r.clone()))
                     .unwrap_or(Value::Object(Default::default()));
                 Ok(p.answer.value(false, Some(existing)))
             })
@@ -2147,45 +2140,14 @@ pub async fn execute_atomic(
     super::render(second, &second_errors)
 }
 
-type BatchRows = (bool, Vec<String>, Vec<Vec<Option<CqlValue>>>);
-
-async fn run_batch(shared: &Shared, planned: &[AtomicStatement]) -> Result<BatchRows, String> {
-    use scylla::statement::batch::{Batch, BatchType};
-    let mut batch = Batch::new(BatchType::Logged);
-    let mut values = Vec::with_capacity(planned.len());
-    for p in planned {
-        let prepared = shared
-            .cql
-            .prepare(&p.statement.cql, None)
-            .await
-            .map_err(|e| cql_cause(&e))?;
-        batch.append_statement(prepared);
-        values.push(p.statement.binds.clone());
-    }
-    if let Some(first) = planned.first() {
-        batch.set_consistency(first.statement.options.consistency);
-        batch.set_serial_consistency(first.statement.options.serial_consistency);
-    }
-    let result = shared
-        .cql
-        .session()
-        .batch(&batch, values)
-        .await
-        .map_err(|e| cql_cause(&crate::gateway::cql::CqlError::from(e)))?;
-    let mut outcome = (true, Vec::new(), Vec::new());
-    if result.is_rows()
-        && let Ok(rows) = result.into_rows_result()
-    {
-        outcome.1 = rows.column_specs().iter().map(|s| s.name().to_string()).collect();
-        outcome.2 = rows
-            .rows::<scylla::value::Row>()
-            .map(|it| it.filter_map(Result::ok).map(|r| r.columns).collect())
-            .unwrap_or_default();
-        if let (Some(i), Some(first)) = (outcome.1.iter().position(|c| c == "[applied]"), outcome.2.first()) {
-            outcome.0 = matches!(first.get(i), Some(Some(CqlValue::Boolean(true))));
-        }
-    }
-    Ok(outcome)
+async fn run_batch(shared: &Shared, planned: &[AtomicStatement]) -> Result<super::cql_first::BatchOutcome, String> {
+    // The batch takes the first statement's consistencies (they all come from one request).
+    let options = planned.first().map(|p| p.statement.options.clone()).unwrap_or_default();
+    let statements = planned
+        .iter()
+        .map(|p| (p.statement.cql.as_str(), p.statement.binds.clone()))
+        .collect();
+    super::cql_first::run_logged_batch(shared, statements, &options).await
 }
 
 fn operation_field(op: Operation, ty: &Type, served: Arc<Served>) -> Field {
