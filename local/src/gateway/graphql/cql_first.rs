@@ -1172,7 +1172,7 @@ pub async fn execute_atomic(state: &GraphqlState, schema: &Schema, request: asyn
             errors: first_errors.clone(),
         }))
         .await;
-    if !first.errors.is_empty() || first_errors.0.lock().is_ok_and(|e| !e.is_empty()) {
+    if !first.errors.is_empty() || !first_errors.is_empty() {
         return render(first, &first_errors);
     }
     let fields: Vec<(bool, Result<Vec<Planned>, String>)> = collected
