@@ -204,7 +204,9 @@ impl OwnStack {
             .prefix("astra-local-faults-")
             .tempdir()
             .unwrap();
-        let flags = [
+        // Hold every listener until all are picked, so the OS cannot hand out one port twice
+        // (a CI run once gave Cassandra's CQL port to Pulsar's HTTPS admin too).
+        let held: Vec<(&'static str, TcpListener)> = [
             "--cql-port",
             "--storage-port",
             "--front-door-port",
@@ -215,12 +217,9 @@ impl OwnStack {
             "--pulsar-https-port",
             "--devops-port",
         ]
-        .into_iter();
-        // Hold every listener until all are picked, so the OS cannot hand out one port twice
-        // (a CI run once gave Cassandra's CQL port to Pulsar's HTTPS admin too).
-        let held: Vec<(&'static str, TcpListener)> = flags
-            .map(|flag| (flag, TcpListener::bind("127.0.0.1:0").unwrap()))
-            .collect();
+        .into_iter()
+        .map(|flag| (flag, TcpListener::bind("127.0.0.1:0").unwrap()))
+        .collect();
         let ports = held
             .iter()
             .map(|(flag, listener)| (*flag, listener.local_addr().unwrap().port()))

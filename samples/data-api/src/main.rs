@@ -482,9 +482,10 @@ async fn create_collection(api: &DataApi, name: &str) -> anyhow::Result<()> {
     });
     let answer: Answer<Acknowledged, IgnoredAny> = api.command(None, command).await.map_err(|error| {
         // The Data API answers an unknown keyspace with HTTP 200 and this code: say which setting to check.
-        let hint = match format!("{error:#}").contains("KEYSPACE_DOES_NOT_EXIST") {
-            true => " (is ASTRA_DB_KEYSPACE right?)",
-            false => "",
+        let hint = if format!("{error:#}").contains("KEYSPACE_DOES_NOT_EXIST") {
+            " (is ASTRA_DB_KEYSPACE right?)"
+        } else {
+            ""
         };
         error.context(format!("cannot create the collection {name}{hint}"))
     })?;
