@@ -101,6 +101,81 @@ pub fn token(secret: &[u8], role: &str) -> Result<String> {
         .map_err(|e| Error::Pulsar(format!("cannot sign a token: {e}")))
 }
 
+/// The share of the disk in use (the whole filesystem against its size, not only Pulsar's data)
+/// at which the bookie turns its ledgers read-only: from then on every new topic, subscription and
+/// produce fails with "Not enough non-faulty bookies available". Pulsar's standalone.conf value
+/// (BookKeeper's own default, 0.95, is for a disk of its own).
+pub const DISK_FULL: f64 = 0.99;
+/// Above this share `up` and `status` warn.
+pub const DISK_WARN: f64 = 0.97;
+
+/// Space on the filesystem holding a folder, counted as BookKeeper counts it (space usable by
+/// this user against the filesystem's size).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Disk {
+    pub available: u64,
+    pub total: u64,
+}
+
+impl Disk {
+    /// The filesystem of `dir`, or of its nearest existing parent; `None` if it cannot be read.
+    pub fn of(dir: &Path) -> Option<Disk> {
+        let existing = dir.ancestors().find(|d| d.exists())?;
+        let stats = nix::sys::statvfs::statvfs(existing).ok()?;
+        let block = stats.fragment_size() as u64;
+        let total = stats.blocks() as u64 * block;
+        (total > 0).then(|| Disk {
+            available: stats.blocks_available() as u64 * block,
+            total,
+        })
+    }
+
+    pub fn used(&self) -> f64 {
+        1.0 - self.available as f64 / self.total as f64
+    }
+
+    /// `status`'s line: how full the disk is and where Pulsar stops.
+    pub fn summary(&self) -> String {
+        format!(
+            "{:.1}% used, {} free (Pulsar's storage turns read-only at {:.0}%)",
+            self.used() * 100.0,
+            size_text(self.available),
+            DISK_FULL * 100.0
+        )
+    }
+
+    /// One line for `up` and `status` when the disk is nearly or too full for Pulsar, else `None`.
+    pub fn warning(&self) -> Option<String> {
+        let used = self.used();
+        let state = format!(
+            "the disk is {:.1}% full ({} free)",
+            used * 100.0,
+            size_text(self.available)
+        );
+        let limit = DISK_FULL * 100.0;
+        if used >= DISK_FULL {
+            Some(format!(
+                "{state}: Pulsar's storage (BookKeeper) refuses every message above {limit:.0}%, \
+                 so producing fails with \"Not enough non-faulty bookies available\"; free some space"
+            ))
+        } else if used >= DISK_WARN {
+            Some(format!(
+                "{state}: at {limit:.0}% Pulsar's storage (BookKeeper) turns read-only and refuses every message"
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+fn size_text(bytes: u64) -> String {
+    if bytes >= 1_000_000_000 {
+        format!("{:.1} GB", bytes as f64 / 1e9)
+    } else {
+        crate::progress::megabytes(bytes)
+    }
+}
+
 /// The `standalone.conf` keys this stack sets (variant "A" of the TLS recipe: TLS ports added,
 /// plaintext ports kept for local debugging, the broker's own client on plaintext).
 fn config_keys(paths: &Paths, ports: &Ports, certs: &Path) -> Vec<(&'static str, String)> {
@@ -116,6 +191,9 @@ fn config_keys(paths: &Paths, ports: &Ports, certs: &Path) -> Vec<(&'static str,
         // at most one per 10 s (0.1/s), so after a killed broker every message acknowledged in the
         // last seconds was delivered again (issue #14; local/tests/faults.rs). 0 turns the limit off.
         ("managedLedgerDefaultMarkDeleteRateLimit", "0".into()),
+        // The embedded bookie reads standalone.conf too. 4.0.8's file sets this already; set here
+        // so that `up`'s and `status`'s disk warnings stay true to it (see DISK_FULL).
+        ("diskUsageThreshold", DISK_FULL.to_string()),
         ("tlsCertificateFilePath", certs.join("server.crt").display().to_string()),
         // Pulsar wants the key in PKCS#8.
         ("tlsKeyFilePath", certs.join("server.key").display().to_string()),
@@ -355,6 +433,46 @@ mod tests {
             get("tokenSecretKey").as_deref(),
             Some("file:///tmp/s/pulsar/keys/secret.key")
         );
+    }
+
+    #[test]
+    fn the_bookie_refuses_writes_only_on_a_nearly_full_disk() {
+        let paths = Paths::new(Path::new("/tmp/s"));
+        let keys = config_keys(&paths, &Ports::default(), Path::new("/tmp/s/certs"));
+        let get = |k: &str| keys.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone());
+        assert_eq!(get("diskUsageThreshold").as_deref(), Some("0.99"));
+
+        let gb = 1_000_000_000;
+        let disk = |free: u64| Disk {
+            available: free * gb,
+            total: 250 * gb,
+        };
+        // 12 GB free of 250 GB: BookKeeper's own default (95%) would refuse it; Pulsar's does not.
+        assert_eq!(disk(12).warning(), None);
+        let warned = disk(5).warning().expect("98% full warns");
+        assert!(warned.contains("98.0% full (5.0 GB free)"), "{warned}");
+        assert!(warned.contains("turns read-only"), "{warned}");
+        let full = disk(2).warning().expect("99.2% full warns");
+        assert!(full.contains("99.2% full"), "{full}");
+        assert!(full.contains("Not enough non-faulty bookies available"), "{full}");
+        assert!(full.contains("free some space"), "{full}");
+        let nearly = Disk {
+            available: 900_000_000,
+            total: 100 * gb,
+        };
+        assert!(nearly.warning().expect("warns").contains("(900.0 MB free)"));
+        assert_eq!(
+            disk(80).summary(),
+            "68.0% used, 80.0 GB free (Pulsar's storage turns read-only at 99%)"
+        );
+    }
+
+    #[test]
+    fn the_disk_of_a_folder_not_made_yet_is_its_parents() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let disk = Disk::of(&dir.path().join("not/made/yet")).expect("readable");
+        assert!(disk.total > 0 && disk.available <= disk.total, "{disk:?}");
+        assert_eq!(Disk::of(dir.path()).map(|d| d.total), Some(disk.total));
     }
 
     #[test]

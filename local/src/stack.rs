@@ -98,6 +98,9 @@ pub async fn up(paths: &Paths, ports: Ports, progress: &Progress) -> Result<()> 
     // Secrets first: they are saved before any is applied, so an interrupted start resumes.
     let secrets = Secrets::load_or_create(paths)?;
     pulsar::secret_key(paths)?;
+    if let Some(warning) = pulsar::Disk::of(&paths.root).and_then(|disk| disk.warning()) {
+        progress.println(format!("[pulsar] warning: {warning}"));
+    }
     let pki = Pki::ensure(&paths.certs_dir()).map_err(|e| Error::FrontDoor(chain(&e)))?;
 
     let mut running = Vec::new();
@@ -452,6 +455,12 @@ pub fn status(paths: &Paths, quiet: bool) -> Result<bool> {
                 w2 = widths[2]
             );
             println!("{line}");
+        }
+        if let Some(disk) = pulsar::Disk::of(&paths.root) {
+            println!("disk:  {}", disk.summary());
+            if let Some(warning) = disk.warning() {
+                println!("warning: {warning}");
+            }
         }
         if Secrets::load(paths)?.is_none() {
             println!("(never set up here: `scripts/astra-local up` creates the stack)");
