@@ -158,6 +158,9 @@ fn ejected_and_built(sample: &str) -> (PathBuf, PathBuf) {
         .args(["build", "--offline", "--locked"])
         .current_dir(&dir)
         .env("CARGO_TARGET_DIR", area.join("target"))
+        // Built to be checked and run, never debugged: without debug info the copies' shared
+        // target folder takes a fraction of the disk.
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
         .output()
         .unwrap();
     let stderr = text(&build.stderr);
