@@ -1101,20 +1101,87 @@ async fn data_api_update_one_upsert_with_set_on_insert() {
 
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
-async fn data_api_concurrent_increments_are_not_lost() {
+async fn data_api_contended_updates_apply_or_fail_with_concurrency_failure_and_lose_nothing() {
     let gw = TestGateway::start().await;
     let c = collection(&gw, json!({})).await;
     ok(&gw, &c, json!({"insertOne": {"document": {"_id": "counter", "n": 0}}})).await;
-    let increments = (0..6).map(|_| {
-        ok(
+    // Twenty writers on one document: each read-then-conditional-write may lose its race up to
+    // five times; a writer that loses every time gets CONCURRENCY_FAILURE and changes nothing.
+    let increments = (0..20).map(|_| {
+        command(
             &gw,
-            &c,
+            Some(&c),
             json!({"updateOne": {"filter": {"_id": "counter"}, "update": {"$inc": {"n": 1}}}}),
         )
     });
-    futures::future::join_all(increments).await;
+    let answers = futures::future::join_all(increments).await;
+    let mut applied = 0;
+    let mut refused = 0;
+    for answer in &answers {
+        if answer.get("errors").is_none() {
+            assert_eq!(answer["status"]["modifiedCount"], json!(1), "{answer}");
+            applied += 1;
+        } else {
+            assert_eq!(error_code(answer), "CONCURRENCY_FAILURE", "{answer}");
+            assert_eq!(
+                answer["errors"][0]["message"],
+                json!("Unable to complete transaction due to concurrent transactions"),
+                "{answer}"
+            );
+            refused += 1;
+        }
+    }
+    eprintln!("20 contended increments: {applied} applied, {refused} CONCURRENCY_FAILURE");
+    assert!(applied >= 1, "no increment got through: {answers:?}");
     let doc = ok(&gw, &c, json!({"findOne": {"filter": {"_id": "counter"}}})).await;
-    assert_eq!(doc["data"]["document"]["n"], json!(6));
+    assert_eq!(doc["data"]["document"]["n"], json!(applied), "refused: {refused}");
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn data_api_sorting_more_than_10000_matches_is_dataset_too_big() {
+    let gw = TestGateway::start().await;
+    let c = collection(&gw, json!({})).await;
+    // 10,001 documents, the last one in a group of its own; four insertMany calls in flight.
+    let batches: Vec<Value> = (0..101)
+        .map(|batch| {
+            let docs: Vec<Value> = (batch * 100..(batch * 100 + 100).min(10_001))
+                .map(|n| json!({ "_id": n, "n": n, "g": if n < 10_000 { "in" } else { "out" } }))
+                .collect();
+            Value::Array(docs)
+        })
+        .collect();
+    for chunk in batches.chunks(4) {
+        let calls = chunk.iter().map(|docs| {
+            ok(
+                &gw,
+                &c,
+                json!({"insertMany": {"documents": docs, "options": {"ordered": false}}}),
+            )
+        });
+        futures::future::join_all(calls).await;
+    }
+    assert_eq!(
+        ok(&gw, &c, json!({"estimatedDocumentCount": {}})).await,
+        json!({"status": {"count": 10_001}})
+    );
+    let answer = expect_error(&gw, &c, json!({"find": {"sort": {"n": -1}}}), "DATASET_TOO_BIG").await;
+    assert_eq!(
+        answer["errors"][0]["message"],
+        json!("Response data set too big to be sorted, add more filters"),
+        "{answer}"
+    );
+    assert!(answer.get("data").is_none(), "{answer}");
+    // Without a sort, the same 10,001 matches page as usual.
+    assert_eq!(find_ids(&gw, &c, json!({})).await.len(), 20);
+    // A filter that leaves exactly 10,000 matches sorts.
+    let top = find_ids(
+        &gw,
+        &c,
+        json!({"filter": {"g": "in"}, "sort": {"n": -1}, "options": {"limit": 3}}),
+    )
+    .await;
+    assert_eq!(top, vec![json!(9999), json!(9998), json!(9997)]);
 }
 
 #[tokio::test]
