@@ -1385,6 +1385,7 @@ async fn graphql_admin_introspection_lists_the_admin_types() {
         "LogCategory",
         "Schema",
         "Log",
+        "Upload",
     ] {
         assert!(names.contains(&format!("\"{expected}\"")), "{expected} in {names}");
     }
@@ -1403,6 +1404,164 @@ async fn graphql_admin_introspection_lists_the_admin_types() {
         .expect("migrationStrategy")
         .clone();
     assert_eq!(strategy["defaultValue"], json!("ADD_MISSING_TABLES_AND_COLUMNS"));
+    let file = schema["__schema"]["mutationType"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|f| f["name"] == json!("deploySchemaFile"))
+        .expect("deploySchemaFile")
+        .clone();
+    let args: Vec<&str> = file["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(
+        args,
+        [
+            "keyspace",
+            "expectedVersion",
+            "migrationStrategy",
+            "force",
+            "dryRun",
+            "schemaFile"
+        ]
+    );
+}
+
+/// A `multipart/form-data` POST to `/graphql-admin` with the stack's token; each part is
+/// (name, file name, content type, contents).
+async fn admin_multipart(gw: &TestGateway, parts: &[(&str, Option<&str>, Option<&str>, &str)]) -> (StatusCode, Value) {
+    const BOUNDARY: &str = "astra-local-test-boundary";
+    let mut body = String::new();
+    for (name, file_name, content_type, contents) in parts {
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\""
+        ));
+        if let Some(file_name) = file_name {
+            body.push_str(&format!("; filename=\"{file_name}\""));
+        }
+        body.push_str("\r\n");
+        if let Some(content_type) = content_type {
+            body.push_str(&format!("Content-Type: {content_type}\r\n"));
+        }
+        body.push_str(&format!("\r\n{contents}\r\n"));
+    }
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    let response = gw
+        .http
+        .post(gw.graphql_url("/graphql-admin"))
+        .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .header("X-Cassandra-Token", gw.env.application_token.clone())
+        .body(body)
+        .send()
+        .await
+        .expect("the GraphQL API answers");
+    let status = response.status();
+    (status, parse(&response.text().await.expect("a response body")))
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn graphql_admin_deploy_schema_file_takes_the_sdl_as_a_multipart_upload() {
+    let gw = TestGateway::start().await;
+    let ks = fresh_keyspace(&gw, "gql_file").await;
+    let operations = json!({
+        "query": "mutation($ks: String!, $file: Upload!) { deploySchemaFile(keyspace: $ks, schemaFile: $file) { version cqlChanges } }",
+        "variables": {"ks": ks, "file": null},
+    })
+    .to_string();
+    let json_type = Some("application/json");
+    let map = r#"{"0": ["variables.file"]}"#;
+    let file = ("0", Some("tasks.graphql"), Some("application/octet-stream"), TASKS_SDL);
+    let (status, body) = admin_multipart(
+        &gw,
+        &[
+            ("operations", None, json_type, &operations),
+            ("map", None, None, map),
+            file,
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        body["data"]["deploySchemaFile"]["cqlChanges"],
+        json!(["Create table tasks"])
+    );
+    let version = body["data"]["deploySchemaFile"]["version"]
+        .as_str()
+        .expect("a version")
+        .to_string();
+    // The uploaded file is the deployed schema: stored as sent, and served at /graphql/{ks}.
+    let stored = data(
+        &gw,
+        "/graphql-admin",
+        "query($ks: String!) { schema(keyspace: $ks) { version contents } }",
+        json!({"ks": ks}),
+    )
+    .await;
+    assert_eq!(stored["schema"], json!({"version": version, "contents": TASKS_SDL}));
+    let run = uuid::Uuid::new_v4().to_string();
+    let inserted = data(
+        &gw,
+        &format!("/graphql/{ks}"),
+        "mutation($t: TaskInput!) { insertTask(task: $t) { applied } }",
+        json!({"t": {"runId": run, "seq": 1, "title": "uploaded"}}),
+    )
+    .await;
+    assert_eq!(inserted, json!({"insertTask": {"applied": true}}));
+
+    // Stargate's request-level errors for a malformed upload: 400 in the GraphQL error shape.
+    let message = |body: &Value| body["errors"][0]["message"].as_str().unwrap_or_default().to_string();
+    let (status, body) = admin_multipart(&gw, &[("map", None, None, map), file]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        message(&body),
+        "Could not find GraphQL operations object. Make sure your multipart request includes an 'operations' part with MIME type application/json"
+    );
+    let without_variables = json!({"query": "{ schemas(keyspace: \"x\") { version } }"}).to_string();
+    let (status, body) = admin_multipart(
+        &gw,
+        &[
+            ("operations", None, json_type, &without_variables),
+            ("map", None, None, map),
+            file,
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        message(&body),
+        "Found a 'map' part but the GraphQL query has no variables"
+    );
+    let (status, body) = admin_multipart(
+        &gw,
+        &[("operations", None, json_type, &operations), ("map", None, None, map)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        message(&body),
+        "The 'map' part references '0', but found no part with that name"
+    );
+    let nested = r#"{"0": ["variables.file.inner"]}"#;
+    let (status, body) = admin_multipart(
+        &gw,
+        &[
+            ("operations", None, json_type, &operations),
+            ("map", None, None, nested),
+            file,
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        message(&body),
+        "This implementation only allows simple variable references like 'variables.x' (offending reference: 'variables.file.inner')"
+    );
+    drop_keyspace(&gw, &ks).await;
 }
 
 const AUTHORS_SDL: &str = r#"

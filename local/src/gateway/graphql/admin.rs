@@ -1,5 +1,6 @@
-//! `/graphql-admin`: deploying GraphQL-first schemas (reference §4.4). `deploySchema` processes
-//! the SDL ([`super::schema_first`]), brings the keyspace's tables in line under the migration
+//! `/graphql-admin`: deploying GraphQL-first schemas (reference §4.4). `deploySchema` (or
+//! `deploySchemaFile`, the SDL from an uploaded file) processes the SDL
+//! ([`super::schema_first`]), brings the keyspace's tables in line under the migration
 //! strategy, and stores the SDL as a new version in `stargate_graphql.schema_source`, the table
 //! Stargate keeps them in (created on first use); `schema` / `schemas` read that table,
 //! `undeploySchema` clears the keyspace's latest version. Versions are timeuuids; a deployment
@@ -463,7 +464,14 @@ async fn deploy(ctx: &ResolverContext<'_>) -> async_graphql::Result<Value> {
         .unwrap_or_else(|| "ADD_MISSING_TABLES_AND_COLUMNS".into());
     let force = bool_arg(ctx, "force");
     let dry_run = bool_arg(ctx, "dryRun");
-    let source = string_arg(ctx, "schema").unwrap_or_default();
+    let source = match ctx.args.get("schemaFile") {
+        // deploySchemaFile: the SDL is the uploaded file (a multipart request, see `multipart`).
+        Some(file) => {
+            let upload = file.upload()?.value(ctx.ctx)?;
+            String::from_utf8_lossy(&upload.content).into_owned()
+        }
+        None => string_arg(ctx, "schema").unwrap_or_default(),
+    };
     if !dry_run {
         start_deployment(cql, &keyspace, expected, force)
             .await
@@ -624,25 +632,36 @@ pub fn schema(shared: Arc<Shared>) -> Result<Schema, SchemaError> {
             })
             .argument(InputValue::new("keyspace", nn_string())),
         );
-    let mutation = Object::new("Mutation")
-        .field(
-            Field::new("deploySchema", TypeRef::named("DeploySchemaResponse"), |ctx| {
-                FieldFuture::new(async move {
-                    let result = deploy(&ctx).await.map(|v| Some(FieldValue::value(v)));
-                    caught(&ctx, result)
-                })
+    // deploySchema and deploySchemaFile take the same arguments but for where the SDL comes from.
+    let deploy_field = |name: &str, description: &str, source: InputValue| {
+        Field::new(name, TypeRef::named("DeploySchemaResponse"), |ctx| {
+            FieldFuture::new(async move {
+                let result = deploy(&ctx).await.map(|v| Some(FieldValue::value(v)));
+                caught(&ctx, result)
             })
-            .description("Deploys a GraphQL schema to a keyspace.")
-            .argument(InputValue::new("keyspace", nn_string()))
-            .argument(InputValue::new("expectedVersion", string()))
-            .argument(
-                InputValue::new("migrationStrategy", TypeRef::named_nn("MigrationStrategy"))
-                    .default_value(Value::Enum(Name::new("ADD_MISSING_TABLES_AND_COLUMNS"))),
-            )
-            .argument(nn_bool_false("force"))
-            .argument(nn_bool_false("dryRun"))
-            .argument(InputValue::new("schema", nn_string())),
+        })
+        .description(description)
+        .argument(InputValue::new("keyspace", nn_string()))
+        .argument(InputValue::new("expectedVersion", string()))
+        .argument(
+            InputValue::new("migrationStrategy", TypeRef::named_nn("MigrationStrategy"))
+                .default_value(Value::Enum(Name::new("ADD_MISSING_TABLES_AND_COLUMNS"))),
         )
+        .argument(nn_bool_false("force"))
+        .argument(nn_bool_false("dryRun"))
+        .argument(source)
+    };
+    let mutation = Object::new("Mutation")
+        .field(deploy_field(
+            "deploySchema",
+            "Deploys a GraphQL schema to a keyspace.",
+            InputValue::new("schema", nn_string()),
+        ))
+        .field(deploy_field(
+            "deploySchemaFile",
+            "Deploys a GraphQL schema to a keyspace from an uploaded file (a multipart request).",
+            InputValue::new("schemaFile", TypeRef::named_nn(TypeRef::UPLOAD)),
+        ))
         .field(
             Field::new("undeploySchema", TypeRef::named(TypeRef::BOOLEAN), |ctx| {
                 FieldFuture::new(async move {
@@ -702,6 +721,7 @@ pub fn schema(shared: Arc<Shared>) -> Result<Schema, SchemaError> {
         .field(value_field("contents", "contents", string()))
         .field(value_field("contentsUri", "contentsUri", string()));
     Schema::build("Query", Some("Mutation"), None)
+        .enable_uploading()
         .register(query)
         .register(mutation)
         .register(response)

@@ -5,12 +5,14 @@
 //!
 //! The schemas are `async-graphql` dynamic schemas; every resolver turns its field into CQL and
 //! runs it on the real node through [`super::cql`]. This module owns the HTTP side: the request
-//! forms Stargate accepts (JSON or `application/graphql` POST, GET with `?query=`), the token
+//! forms Stargate accepts (JSON or `application/graphql` POST, GET with `?query=`, and on
+//! `/graphql-admin` the multipart upload of `deploySchemaFile`, module [`multipart`]), the token
 //! check, Stargate's error shapes, and the `@atomic` / `@async` operation directives.
 
 pub mod admin;
 pub mod cql_first;
 pub mod ddl;
+pub mod multipart;
 pub mod schema_first;
 pub mod types;
 
@@ -415,6 +417,17 @@ async fn admin_endpoint(
     body: Bytes,
 ) -> Response {
     let schema = state.admin.clone();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if method == Method::POST && multipart::is_multipart(&content_type) {
+        return match multipart::read(&content_type, body).await {
+            Ok(request) => run_fixed(&state, schema, &headers, request).await,
+            Err(response) => *response,
+        };
+    }
     serve_fixed(&state, schema, method, headers, params, body).await
 }
 
@@ -428,11 +441,19 @@ async fn serve_fixed(
     params: HashMap<String, String>,
     body: Bytes,
 ) -> Response {
-    let request = match read_request(&method, &headers, &params, &body) {
-        Ok(request) => request,
-        Err(response) => return *response,
-    };
-    let token_error = match check_token(&state.shared, &headers).await {
+    match read_request(&method, &headers, &params, &body) {
+        Ok(request) => run_fixed(state, schema, &headers, request).await,
+        Err(response) => *response,
+    }
+}
+
+async fn run_fixed(
+    state: &GraphqlState,
+    schema: Schema,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> Response {
+    let token_error = match check_token(&state.shared, headers).await {
         Ok(()) => None,
         Err(TokenError::Invalid) => Some("UNAUTHENTICATED: Invalid token".to_string()),
         Err(other) => return token_response(other),
