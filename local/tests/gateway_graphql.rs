@@ -1552,6 +1552,107 @@ async fn graphql_admin_deploy_schema_file_takes_the_sdl_as_a_multipart_upload() 
     drop_keyspace(&gw, &ks).await;
 }
 
+const COUNTERS_SDL: &str = r#"
+type Counters @cql_input {
+  k: Int! @cql_column(partitionKey: true)
+  likes: Counter
+  views: Counter
+}
+type Playlist @cql_input {
+  k: Int! @cql_column(partitionKey: true)
+  songs: [String]
+  title: String
+}
+type Query {
+  counters(k: Int!): Counters
+  playlist(k: Int!): Playlist
+}
+type Mutation {
+  bump(k: Int, likes: Int @cql_increment, moreViews: Int @cql_increment(field: "views")): Boolean
+    @cql_update(targetEntity: "Counters")
+  appendSongs(k: Int, songs: [String] @cql_increment): Boolean @cql_update(targetEntity: "Playlist")
+  prependSongs(k: Int, songs: [String] @cql_increment(prepend: true)): Boolean
+    @cql_update(targetEntity: "Playlist")
+  renamePlaylist(k: Int, title: String): Boolean @cql_update(targetEntity: "Playlist")
+}
+"#;
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn graphql_first_updates_by_key_increment_counters_append_prepend_lists_and_set_values() {
+    let gw = TestGateway::start().await;
+    let ks = fresh_keyspace(&gw, "gql_inc").await;
+    deploy(&gw, &ks, COUNTERS_SDL, None).await;
+    let path = format!("/graphql/{ks}");
+    let run = |query: &'static str| data(&gw, &path, query, json!({}));
+
+    assert_eq!(
+        run("mutation { bump(k: 1, likes: 2, moreViews: 4) }").await,
+        json!({"bump": true})
+    );
+    assert_eq!(
+        run("mutation { bump(k: 1, likes: 10, moreViews: -1) }").await,
+        json!({"bump": true})
+    );
+    // Counters read back as strings, like every 64-bit CQL integer.
+    assert_eq!(
+        run("{ counters(k: 1) { likes views } }").await,
+        json!({"counters": {"likes": "12", "views": "3"}})
+    );
+    let session = gw.plain_cql().await;
+    let (likes,) = session
+        .query_unpaged(format!("SELECT likes FROM {ks}.\"Counters\" WHERE k = 1"), ())
+        .await
+        .expect("SELECT")
+        .into_rows_result()
+        .expect("rows")
+        .single_row::<(scylla::value::Counter,)>()
+        .expect("one row");
+    assert_eq!(likes.0, 12);
+
+    // A single value where the argument is a list is a list of one (GraphQL's input coercion).
+    run("mutation { appendSongs(k: 7, songs: \"b\") }").await;
+    run("mutation { appendSongs(k: 7, songs: [\"c\", \"d\"]) }").await;
+    run("mutation { prependSongs(k: 7, songs: \"a\") }").await;
+    // A regular field argument without a directive sets its column; the list is left alone.
+    assert_eq!(
+        run("mutation { renamePlaylist(k: 7, title: \"Road trip\") }").await,
+        json!({"renamePlaylist": true})
+    );
+    assert_eq!(
+        run("{ playlist(k: 7) { songs title } }").await,
+        json!({"playlist": {"songs": ["a", "b", "c", "d"], "title": "Road trip"}})
+    );
+
+    // Stargate's mapping errors for misplaced directives (dry runs: checked, nothing deployed).
+    for (mutation, expected) in [
+        (
+            "bad(k: Int @cql_increment, likes: Int @cql_increment): Boolean @cql_update(targetEntity: \"Counters\")",
+            "Mutation bad: @cql_increment is not allowed on primary key fields (k)",
+        ),
+        (
+            "bad(k: Int, likes: Int @cql_increment @cql_if): Boolean @cql_update(targetEntity: \"Counters\")",
+            "Operation bad: can't set both @cql_if and @cql_increment on argument likes",
+        ),
+        (
+            "bad(k: Int, title: String @cql_where): Boolean @cql_update(targetEntity: \"Playlist\")",
+            "Mutation bad: @cql_where is only allowed on primary key fields for updates (title)",
+        ),
+    ] {
+        let schema = COUNTERS_SDL.replace("type Mutation {", &format!("type Mutation {{\n  {mutation}"));
+        let (body, _) = first_error(
+            &gw,
+            "/graphql-admin",
+            DEPLOY,
+            json!({"ks": ks, "schema": schema, "dry": true}),
+        )
+        .await;
+        let details = body["errors"][0]["extensions"]["mappingErrors"].to_string();
+        assert!(details.contains(expected), "{expected} in {body}");
+    }
+    drop_keyspace(&gw, &ks).await;
+}
+
 const AUTHORS_SDL: &str = r#"
 enum Genre { FICTION HISTORY }
 type Address @cql_entity(name: "address", target: UDT) @cql_input { street: String city: String }

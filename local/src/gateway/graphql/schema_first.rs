@@ -248,6 +248,17 @@ pub struct Condition {
     pub predicate: Predicate,
 }
 
+/// An update's argument that writes a regular column: the value to set, or with
+/// `@cql_increment` the amount to add (a counter) or the elements to append or prepend (a list,
+/// set or map).
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub argument: String,
+    pub column: String,
+    /// `None`: `col = ?`; `Some(prepend)`: `col = col + ?`, or `col = ? + col` when prepending.
+    pub increment: Option<bool>,
+}
+
 /// What an operation returns.
 #[derive(Debug, Clone)]
 pub enum Returns {
@@ -304,6 +315,8 @@ pub struct Operation {
     pub input_argument: Option<String>,
     pub conditions: Vec<Condition>,
     pub if_conditions: Vec<Condition>,
+    /// An update by key arguments: what its other arguments write.
+    pub assignments: Vec<Assignment>,
     pub paging_argument: Option<String>,
     pub limit: Option<i64>,
     pub page_size: i32,
@@ -958,6 +971,78 @@ fn check_no_filtering(entity: &Entity, conditions: &[Condition]) -> Result<(), S
     }
 }
 
+/// The arguments of an update by key, as Stargate sorts them: key fields (and `@cql_if`) are
+/// conditions, returned for [`argument_conditions`]; `@cql_increment` and the other regular fields
+/// write their column. With any increment, only the increments are written.
+fn update_arguments<'a>(
+    processor: &mut Processor<'_>,
+    operation: &str,
+    arguments: &[&'a Positioned<InputValueDefinition>],
+    entity: &Entity,
+) -> Option<(Vec<&'a Positioned<InputValueDefinition>>, Vec<Assignment>)> {
+    let mut conditions = Vec::new();
+    let mut assignments = Vec::new();
+    for arg in arguments {
+        let name = arg.node.name.node.to_string();
+        let found = |d: &str| directive(&arg.node.directives, d);
+        let (where_, if_, increment) = (found("cql_where"), found("cql_if"), found("cql_increment"));
+        let both = match (where_, if_, increment) {
+            (Some(_), Some(_), _) => Some(("cql_where", "cql_if")),
+            (Some(_), _, Some(_)) => Some(("cql_where", "cql_increment")),
+            (_, Some(_), Some(_)) => Some(("cql_if", "cql_increment")),
+            _ => None,
+        };
+        if let Some((first, second)) = both {
+            processor.error(
+                arg.pos,
+                format!("Operation {operation}: can't set both @{first} and @{second} on argument {name}"),
+            );
+            return None;
+        }
+        let field = if_
+            .or(increment)
+            .or(where_)
+            .and_then(|d| string_argument(d, "field"))
+            .unwrap_or_else(|| name.clone());
+        let Some(column) = entity.column(&field) else {
+            processor.error(
+                arg.pos,
+                format!(
+                    "Operation {operation}: could not find field {field} in type {}",
+                    entity.gql
+                ),
+            );
+            return None;
+        };
+        let refused = if column.is_key() {
+            if_.map(|_| "cql_if")
+                .or(increment.map(|_| "cql_increment"))
+                .map(|d| format!("Mutation {operation}: @{d} is not allowed on primary key fields ({name})"))
+        } else {
+            where_.map(|_| {
+                format!("Mutation {operation}: @cql_where is only allowed on primary key fields for updates ({name})")
+            })
+        };
+        if let Some(problem) = refused {
+            processor.error(arg.pos, problem);
+            return None;
+        }
+        if column.is_key() || if_.is_some() {
+            conditions.push(*arg);
+        } else {
+            assignments.push(Assignment {
+                argument: name,
+                column: column.cql.clone(),
+                increment: increment.map(|d| bool_argument(d, "prepend").unwrap_or(false)),
+            });
+        }
+    }
+    if assignments.iter().any(|a| a.increment.is_some()) {
+        assignments.retain(|a| a.increment.is_some());
+    }
+    Some((conditions, assignments))
+}
+
 fn argument_conditions(
     processor: &mut Processor<'_>,
     operation: &str,
@@ -976,7 +1061,10 @@ fn argument_conditions(
             (_, Some(d)) => (&mut ifs, Some(d)),
             (d, None) => (&mut conditions, d),
         };
+        // Stargate looks the field up in `@cql_increment` too, which on a query or a delete
+        // makes a `WHERE` condition like any other argument.
         let field = d
+            .or_else(|| directive(&arg.node.directives, "cql_increment"))
             .and_then(|d| string_argument(d, "field"))
             .unwrap_or_else(|| name.clone());
         let predicate = d
@@ -1053,6 +1141,7 @@ fn query_operation(
         input_argument: None,
         conditions,
         if_conditions: Vec::new(),
+        assignments: Vec::new(),
         paging_argument,
         limit: select.and_then(|d| int_argument(d, "limit")),
         page_size: select
@@ -1190,9 +1279,16 @@ fn mutation_operation(
         .iter()
         .filter(|a| Some(a.node.name.node.as_str()) != input_arg.map(|i| i.node.name.node.as_str()))
         .collect();
+    let mut assignments = Vec::new();
     let (conditions, if_conditions) = if kind == OperationKind::Insert {
         (Vec::new(), Vec::new())
     } else {
+        let mut others = others;
+        if kind == OperationKind::Update && input_arg.is_none() {
+            let (conditions, written) = update_arguments(processor, &name, &others, entity)?;
+            others = conditions;
+            assignments = written;
+        }
         let (conditions, ifs) = argument_conditions(processor, &name, &others, entity, entities)?;
         if kind == OperationKind::Delete
             && input_arg.is_none()
@@ -1211,6 +1307,7 @@ fn mutation_operation(
         input_argument: input_arg.map(|a| a.node.name.node.to_string()),
         conditions,
         if_conditions,
+        assignments,
         paging_argument: None,
         limit: None,
         page_size: 100,
@@ -1974,6 +2071,36 @@ async fn mutate(ctx: &ResolverContext<'_>, op: &Operation, served: &Arc<Served>)
                     assignments.push(format!("{} = ?", ident(&column.cql)));
                     binds.push(MaybeUnset::Set(value));
                 }
+            }
+            for assignment in &op.assignments {
+                let Some(v) = ctx.args.get(&assignment.argument).map(|v| v.as_value().clone()) else {
+                    continue;
+                };
+                let column = entity
+                    .columns
+                    .iter()
+                    .find(|c| c.cql == assignment.column)
+                    .ok_or("unknown column")?;
+                // GraphQL's input coercion: one value where a list is declared is a list of one.
+                let is_list = matches!(
+                    served.typ(column)?,
+                    ColumnType::Collection {
+                        typ: CollectionType::List(_) | CollectionType::Set(_),
+                        ..
+                    }
+                );
+                let v = match v {
+                    Value::List(_) | Value::Null => v,
+                    one if is_list => Value::List(vec![one]),
+                    other => other,
+                };
+                let col = ident(&column.cql);
+                assignments.push(match assignment.increment {
+                    None => format!("{col} = ?"),
+                    Some(false) => format!("{col} = {col} + ?"),
+                    Some(true) => format!("{col} = ? + {col}"),
+                });
+                binds.push(MaybeUnset::Set(served.to_cql(column, &v)?));
             }
             conditions_cql(served, &op.conditions, ctx, &mut where_clauses, &mut where_binds)?;
             let mut ifs = Vec::new();
