@@ -122,8 +122,6 @@ impl From<&PortArgs> for PortChoices {
 
 /// Exit status of `status` when not every component runs.
 const NOT_ALL_RUNNING: u8 = 3;
-/// `serve` runs only the front door when this variable is `1` (see `Command::Serve`).
-const NO_GATEWAY: &str = "ASTRA_LOCAL_NO_GATEWAY";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -205,7 +203,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => runtime.block_on(async {
             // A second stack on this machine (the fault tests' own) sets ASTRA_LOCAL_NO_GATEWAY=1:
             // the gateway's ports are Stargate's fixed ones, which the first stack's gateway owns.
-            if std::env::var_os(NO_GATEWAY).is_some_and(|v| v == "1") {
+            if !astra_local::gateway::enabled() {
                 return astra_local::serve::run(&paths).await;
             }
             // The Stargate-compatible gateway (local/src/gateway) serves next to the front door.

@@ -60,14 +60,6 @@ impl ServeConfig {
         Ok(changed)
     }
 
-    /// The ports `serve` listens on, with what each is for.
-    pub fn ports(&self) -> Vec<(u16, &'static str)> {
-        vec![
-            (self.front_door.cql_port, "front door CQL proxy"),
-            (self.front_door.metadata_port, "front door metadata service"),
-        ]
-    }
-
     fn front_door_config(&self) -> FrontDoorConfig {
         let nodes = self
             .front_door

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::cassandra::{self, NodeInfo};
 use crate::error::{Error, Result, chain};
 use crate::front_door;
+use crate::gateway;
 use crate::pki::Pki;
 use crate::ports::{self, NeededPort};
 use crate::processes::{self, Component, Launch, ProcessState, Started};
@@ -83,10 +84,16 @@ fn needed_ports(component: Component, ports: &Ports) -> Vec<NeededPort> {
             port(ports.pulsar_http, "Pulsar admin HTTP"),
             port(ports.pulsar_https, "Pulsar admin HTTPS"),
         ],
-        Component::Serve => vec![
-            port(ports.front_door_cql, "front door CQL proxy"),
-            port(ports.front_door_metadata, "front door metadata service"),
-        ],
+        Component::Serve => {
+            let mut needed = vec![
+                port(ports.front_door_cql, "front door CQL proxy"),
+                port(ports.front_door_metadata, "front door metadata service"),
+            ];
+            if gateway::enabled() {
+                needed.extend(gateway::STACK_PORTS.map(|(p, purpose)| port(p, purpose)));
+            }
+            needed
+        }
         Component::Devops => vec![port(ports.devops, "DevOps API contract server")],
     }
 }
@@ -291,7 +298,7 @@ async fn serve_up(paths: &Paths, ports: &Ports, node: &NodeInfo, pki: &Pki, prog
         processes::remove_pid_file(paths, component)?;
         ports::ensure_free(&needed_ports(component, ports))?;
     }
-    let step = progress.step(component.name(), "starting the front door");
+    let step = progress.step(component.name(), "starting the front door and the gateway");
     let launch = Launch {
         component,
         program: exe,
@@ -306,15 +313,18 @@ async fn serve_up(paths: &Paths, ports: &Ports, node: &NodeInfo, pki: &Pki, prog
     let deadline = Instant::now() + SERVE_TIMEOUT;
     loop {
         if let Some(reason) = started.exited() {
-            step.fail("the front door did not start");
+            step.fail("serve did not start");
             let _ = processes::remove_pid_file(paths, component);
             return Err(started.failed(reason));
         }
-        if config.ports().iter().all(|(port, _)| ports::accepts(*port)) {
+        // Ready when every port answers: the front door's, and the gateway's, which binds once
+        // it has logged in to Cassandra (a sample started right after `up` must find it).
+        let listening = needed_ports(component, ports).iter().all(|p| ports::accepts(p.port));
+        if listening {
             break;
         }
         if Instant::now() > deadline {
-            step.fail("the front door did not start");
+            step.fail("serve did not start");
             let error = started.failed(format!("not listening after {} s", SERVE_TIMEOUT.as_secs()));
             abandon(paths, Some(started)).await;
             return Err(error);
@@ -322,8 +332,13 @@ async fn serve_up(paths: &Paths, ports: &Ports, node: &NodeInfo, pki: &Pki, prog
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     write_bundle(paths, ports, node, pki)?;
+    let gateway = if gateway::enabled() {
+        "; gateway ready: Stargate APIs and the Data API"
+    } else {
+        ""
+    };
     step.finish(format!(
-        "front door ready: CQL proxy localhost:{}, metadata https://localhost:{}/metadata (PID {})",
+        "front door ready: CQL proxy localhost:{}, metadata https://localhost:{}/metadata{gateway} (PID {})",
         ports.front_door_cql,
         ports.front_door_metadata,
         started.pid()
@@ -356,6 +371,16 @@ fn print_summary(paths: &Paths, ports: &Ports, elapsed: Duration) {
         ports.front_door_cql, ports.front_door_metadata
     );
     println!("  bundle      {}", paths.bundle_file().display());
+    if gateway::enabled() {
+        println!(
+            "  Stargate    REST and Documents http://localhost:{}, GraphQL http://localhost:{}, gRPC localhost:{}, auth http://localhost:{}",
+            gateway::DEFAULT_REST_PORT,
+            gateway::DEFAULT_GRAPHQL_PORT,
+            gateway::DEFAULT_GRPC_PORT,
+            gateway::DEFAULT_AUTH_PORT
+        );
+        println!("  Data API    http://localhost:{}", gateway::data_api::DEFAULT_PORT);
+    }
     println!(
         "  Pulsar      pulsar+ssl://localhost:{}, https://localhost:{} (plaintext: {}, http {})",
         ports.pulsar_tls, ports.pulsar_https, ports.pulsar, ports.pulsar_http
@@ -604,6 +629,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let error = env_lines(&Paths::new(dir.path())).expect_err("not set up");
         assert!(error.to_string().contains("never set up"), "{error}");
+    }
+
+    #[test]
+    fn serve_needs_the_gateways_ports_free_and_waits_for_them() {
+        let needed: Vec<u16> = needed_ports(Component::Serve, &Ports::default())
+            .iter()
+            .map(|p| p.port)
+            .collect();
+        assert_eq!(needed, [29042, 29080, 8081, 8082, 8090, 8080, 8181]);
     }
 
     #[test]

@@ -85,6 +85,24 @@ pub const DEFAULT_REST_PORT: u16 = 8082;
 pub const DEFAULT_GRPC_PORT: u16 = 8090;
 pub const DEFAULT_GRAPHQL_PORT: u16 = 8080;
 
+/// `astra-local serve` runs no gateway when this variable is `1`: a second stack on the same
+/// machine (the faults test's) leaves Stargate's fixed ports to the first one.
+pub const NO_GATEWAY_VAR: &str = "ASTRA_LOCAL_NO_GATEWAY";
+
+/// Whether `astra-local serve` (started by `up`, which passes its environment on) runs the gateway.
+pub fn enabled() -> bool {
+    std::env::var_os(NO_GATEWAY_VAR).is_none_or(|v| v != "1")
+}
+
+/// The ports `astra-local serve`'s gateway listens on, with what each is for.
+pub const STACK_PORTS: [(u16, &str); 5] = [
+    (DEFAULT_AUTH_PORT, "Stargate Auth API"),
+    (DEFAULT_REST_PORT, "Stargate REST and Document APIs"),
+    (DEFAULT_GRPC_PORT, "Stargate gRPC API"),
+    (DEFAULT_GRAPHQL_PORT, "Stargate GraphQL API"),
+    (data_api::DEFAULT_PORT, "Data API"),
+];
+
 impl GatewayConfig {
     /// Stargate's ports on 127.0.0.1 and Stargate's defaults.
     pub fn new(contact_point: impl Into<String>, username: impl Into<String>, password: impl Into<String>) -> Self {
