@@ -971,6 +971,31 @@ fn check_no_filtering(entity: &Entity, conditions: &[Condition]) -> Result<(), S
     }
 }
 
+/// The entity column an operation argument stands for: the `field` of `named_by` (the argument's
+/// directive that names it), else the argument's own name.
+fn argument_column<'e>(
+    processor: &mut Processor<'_>,
+    operation: &str,
+    arg: &Positioned<InputValueDefinition>,
+    entity: &'e Entity,
+    named_by: Option<&ConstDirective>,
+) -> Option<&'e Column> {
+    let field = named_by
+        .and_then(|d| string_argument(d, "field"))
+        .unwrap_or_else(|| arg.node.name.node.to_string());
+    let column = entity.column(&field);
+    if column.is_none() {
+        processor.error(
+            arg.pos,
+            format!(
+                "Operation {operation}: could not find field {field} in type {}",
+                entity.gql
+            ),
+        );
+    }
+    column
+}
+
 /// The arguments of an update by key, as Stargate sorts them: key fields (and `@cql_if`) are
 /// conditions, returned for [`argument_conditions`]; `@cql_increment` and the other regular fields
 /// write their column. With any increment, only the increments are written.
@@ -999,21 +1024,7 @@ fn update_arguments<'a>(
             );
             return None;
         }
-        let field = if_
-            .or(increment)
-            .or(where_)
-            .and_then(|d| string_argument(d, "field"))
-            .unwrap_or_else(|| name.clone());
-        let Some(column) = entity.column(&field) else {
-            processor.error(
-                arg.pos,
-                format!(
-                    "Operation {operation}: could not find field {field} in type {}",
-                    entity.gql
-                ),
-            );
-            return None;
-        };
+        let column = argument_column(processor, operation, arg, entity, if_.or(increment).or(where_))?;
         let refused = if column.is_key() {
             if_.map(|_| "cql_if")
                 .or(increment.map(|_| "cql_increment"))
@@ -1063,23 +1074,11 @@ fn argument_conditions(
         };
         // Stargate looks the field up in `@cql_increment` too, which on a query or a delete
         // makes a `WHERE` condition like any other argument.
-        let field = d
-            .or_else(|| directive(&arg.node.directives, "cql_increment"))
-            .and_then(|d| string_argument(d, "field"))
-            .unwrap_or_else(|| name.clone());
+        let named_by = d.or_else(|| directive(&arg.node.directives, "cql_increment"));
         let predicate = d
             .and_then(|d| enum_argument(d, "predicate"))
             .map_or(Some(Predicate::Eq), |p| Predicate::parse(&p));
-        let Some(column) = entity.column(&field) else {
-            processor.error(
-                arg.pos,
-                format!(
-                    "Operation {operation}: could not find field {field} in type {}",
-                    entity.gql
-                ),
-            );
-            return None;
-        };
+        let column = argument_column(processor, operation, arg, entity, named_by)?;
         let Some(predicate) = predicate else {
             processor.error(arg.pos, format!("Operation {operation}: unknown predicate"));
             return None;
